@@ -1,0 +1,1 @@
+"""QKernel: the guest kernel, written in kernel Python (see docs/kernel-python.md)."""

@@ -1,0 +1,237 @@
+"""Kernel Python: the CPython-loadable definitions of the dialect.
+
+Kernel modules do `from qkernel.dialect import u64, ptr, struct, ...`. Under CPython these
+definitions give the integer types their C wrap-around semantics (so pure-integer kernel code can
+be run and tested in CPython, and editors/mypy/ruff see real names); under `qkc` the compiler
+treats this module as built in and never compiles it. docs/kernel-python.md is the specification;
+the arithmetic here and the compiler's lowering must agree (tests/toolchain/test_differential.py
+checks that they do).
+
+Hardware intrinsics (port I/O, MSRs, control registers, inline asm) only exist in compiled code:
+calling them under CPython raises DialectError.
+"""
+
+from __future__ import annotations
+
+from typing import Final as Final  # re-exported: `X: Final = 4096` is a compile-time constant
+
+__all__ = [
+    "Final", "DialectError",
+    "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64",
+    "ptr", "array", "fn", "struct", "export", "inline", "noinline",
+    "cast", "sizeof", "offsetof", "addr_of", "NULL",
+    "asm", "outb", "outw", "outl", "inb", "inw", "inl",
+    "rdmsr", "wrmsr", "read_cr0", "read_cr2", "read_cr3", "read_cr4",
+    "write_cr0", "write_cr3", "write_cr4", "read_rsp", "read_rbp", "halt", "pause", "trap",
+    "unreachable",
+    "atomic_cas", "atomic_fetch_add", "atomic_load", "atomic_store", "fence",
+    "volatile_load", "volatile_store",
+    "memcpy", "memset", "memcmp",
+]
+
+
+class DialectError(RuntimeError):
+    """Raised when CPython runs something that only exists in compiled kernel code."""
+
+
+# --------------------------------------------------------------------------- integers
+
+
+def _wrap(value: int, bits: int, signed: bool) -> int:
+    value &= (1 << bits) - 1
+    if signed and value >> (bits - 1):
+        value -= 1 << bits
+    return value
+
+
+def _trunc_div(a: int, b: int) -> int:
+    """C division: the quotient truncated toward zero."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+class _Int(int):
+    """Base of the fixed-width integer types. Instances are already wrapped."""
+
+    BITS: int = 64
+    SIGNED: bool = False
+
+    def __new__(cls, value: int = 0) -> "_Int":
+        return int.__new__(cls, _wrap(int(value), cls.BITS, cls.SIGNED))
+
+    # The result type of a binary operation (docs/kernel-python.md, "Arithmetic").
+    def _peer(self, other: object) -> type["_Int"]:
+        if isinstance(other, bool):
+            raise TypeError(f"cannot mix {type(self).__name__} and bool; cast explicitly")
+        if isinstance(other, _Int):
+            a, b = type(self), type(other)
+            if a.SIGNED != b.SIGNED:
+                raise TypeError(f"mixed signedness: {a.__name__} and {b.__name__}; cast one side")
+            return a if a.BITS >= b.BITS else b
+        if isinstance(other, int):
+            return type(self)
+        return NotImplemented  # type: ignore[return-value]
+
+    def _binop(self, other: object, op, reflected: bool = False):  # noqa: ANN001
+        t = self._peer(other)
+        if t is NotImplemented:
+            return NotImplemented
+        o = t(int(other))  # type: ignore[arg-type]
+        s = t(int(self))
+        a, b = (int(o), int(s)) if reflected else (int(s), int(o))
+        return t(op(a, b, t))
+
+    def __add__(self, o): return self._binop(o, lambda a, b, t: a + b)
+    def __radd__(self, o): return self._binop(o, lambda a, b, t: a + b, True)
+    def __sub__(self, o): return self._binop(o, lambda a, b, t: a - b)
+    def __rsub__(self, o): return self._binop(o, lambda a, b, t: a - b, True)
+    def __mul__(self, o): return self._binop(o, lambda a, b, t: a * b)
+    def __rmul__(self, o): return self._binop(o, lambda a, b, t: a * b, True)
+    def __floordiv__(self, o): return self._binop(o, lambda a, b, t: _trunc_div(a, b))
+    def __rfloordiv__(self, o): return self._binop(o, lambda a, b, t: _trunc_div(a, b), True)
+    def __mod__(self, o): return self._binop(o, lambda a, b, t: a - b * _trunc_div(a, b))
+    def __rmod__(self, o): return self._binop(o, lambda a, b, t: a - b * _trunc_div(a, b), True)
+    def __and__(self, o): return self._binop(o, lambda a, b, t: a & b)
+    def __rand__(self, o): return self._binop(o, lambda a, b, t: a & b, True)
+    def __or__(self, o): return self._binop(o, lambda a, b, t: a | b)
+    def __ror__(self, o): return self._binop(o, lambda a, b, t: a | b, True)
+    def __xor__(self, o): return self._binop(o, lambda a, b, t: a ^ b)
+    def __rxor__(self, o): return self._binop(o, lambda a, b, t: a ^ b, True)
+
+    # Shifts: the result has the left operand's type; the count is taken modulo the width.
+    def __lshift__(self, o):
+        return type(self)(int(self) << (int(o) & (self.BITS - 1)))
+
+    def __rshift__(self, o):
+        n = int(o) & (self.BITS - 1)
+        return type(self)(int(self) >> n)  # arithmetic for signed, logical for unsigned values
+
+    def __rlshift__(self, o):
+        return type(self)(int(o) << (int(self) & (self.BITS - 1)))
+
+    def __rrshift__(self, o):
+        return type(self)(type(self)(int(o)) >> (int(self) & (self.BITS - 1)))
+
+    def __neg__(self): return type(self)(-int(self))
+    def __pos__(self): return self
+    def __invert__(self): return type(self)(~int(self))
+    def __truediv__(self, o): raise TypeError("'/' is float division; use '//'")
+    __rtruediv__ = __truediv__
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({int(self)})"
+
+
+class u8(_Int): BITS = 8; SIGNED = False          # noqa: E701,E702
+class u16(_Int): BITS = 16; SIGNED = False        # noqa: E701,E702
+class u32(_Int): BITS = 32; SIGNED = False        # noqa: E701,E702
+class u64(_Int): BITS = 64; SIGNED = False        # noqa: E701,E702
+class i8(_Int): BITS = 8; SIGNED = True           # noqa: E701,E702
+class i16(_Int): BITS = 16; SIGNED = True         # noqa: E701,E702
+class i32(_Int): BITS = 32; SIGNED = True         # noqa: E701,E702
+class i64(_Int): BITS = 64; SIGNED = True         # noqa: E701,E702
+
+
+# --------------------------------------------------------------------------- type constructors
+
+
+class _TypeForm:
+    """`ptr[T]`, `array[T, N]`, `fn[[A, B], R]`: subscriptable markers for annotations."""
+
+    def __init__(self, name: str, args: tuple = ()) -> None:
+        self.name, self.args = name, args
+
+    def __getitem__(self, args: object) -> "_TypeForm":
+        return _TypeForm(self.name, args if isinstance(args, tuple) else (args,))
+
+    def __call__(self, *a: object) -> object:
+        raise DialectError(f"{self.name}[...] values exist only in compiled kernel code")
+
+    def __repr__(self) -> str:
+        return f"{self.name}[{', '.join(map(repr, self.args))}]"
+
+
+ptr = _TypeForm("ptr")
+array = _TypeForm("array")
+fn = _TypeForm("fn")
+NULL: Final = 0  # compares equal to any null pointer; `cast(ptr[T], 0)` spells a typed one
+
+
+def struct(cls: type) -> type:
+    """Marks a class as a C-layout struct: its annotated fields, in order, with C alignment."""
+    cls.__kernel_struct__ = True  # type: ignore[attr-defined]
+    return cls
+
+
+def export(symbol: str):  # noqa: ANN201
+    """Gives a function a fixed C symbol name (for boot/ assembly and the host)."""
+    def mark(f):  # noqa: ANN001, ANN202
+        f.__kernel_export__ = symbol
+        return f
+    return mark
+
+
+def inline(f):  # noqa: ANN001, ANN201
+    f.__kernel_inline__ = True
+    return f
+
+
+def noinline(f):  # noqa: ANN001, ANN201
+    f.__kernel_noinline__ = True
+    return f
+
+
+def cast(t: object, value: object) -> object:
+    """Integer-to-integer casts truncate or extend (sign-extend from a signed source)."""
+    if isinstance(t, type) and issubclass(t, _Int):
+        return t(int(value))  # type: ignore[call-overload]
+    raise DialectError("pointer casts exist only in compiled kernel code")
+
+
+def sizeof(t: object) -> int:
+    if isinstance(t, type) and issubclass(t, _Int):
+        return t.BITS // 8
+    raise DialectError("sizeof of non-integer types is computed by the compiler")
+
+
+def _compiled_only(name: str):  # noqa: ANN202
+    def intrinsic(*args: object, **kwargs: object) -> object:
+        raise DialectError(f"{name}() is an intrinsic that exists only in compiled kernel code")
+    intrinsic.__name__ = name
+    return intrinsic
+
+
+offsetof = _compiled_only("offsetof")
+addr_of = _compiled_only("addr_of")
+asm = _compiled_only("asm")
+outb = _compiled_only("outb")
+outw = _compiled_only("outw")
+outl = _compiled_only("outl")
+inb = _compiled_only("inb")
+inw = _compiled_only("inw")
+inl = _compiled_only("inl")
+rdmsr = _compiled_only("rdmsr")
+wrmsr = _compiled_only("wrmsr")
+read_cr0 = _compiled_only("read_cr0")
+read_cr2 = _compiled_only("read_cr2")
+read_cr3 = _compiled_only("read_cr3")
+read_cr4 = _compiled_only("read_cr4")
+write_cr0 = _compiled_only("write_cr0")
+write_cr3 = _compiled_only("write_cr3")
+write_cr4 = _compiled_only("write_cr4")
+read_rsp = _compiled_only("read_rsp")
+read_rbp = _compiled_only("read_rbp")
+halt = _compiled_only("halt")
+pause = _compiled_only("pause")
+trap = _compiled_only("trap")
+unreachable = _compiled_only("unreachable")
+atomic_cas = _compiled_only("atomic_cas")
+atomic_fetch_add = _compiled_only("atomic_fetch_add")
+atomic_load = _compiled_only("atomic_load")
+atomic_store = _compiled_only("atomic_store")
+fence = _compiled_only("fence")
+volatile_load = _compiled_only("volatile_load")
+volatile_store = _compiled_only("volatile_store")
+memcpy = _compiled_only("memcpy")
+memset = _compiled_only("memset")
+memcmp = _compiled_only("memcmp")

@@ -1,0 +1,1 @@
+"""QVisor: the host side of pyquark (KVM, platforms, qcall handlers, CLI)."""

@@ -1,0 +1,1 @@
+"""qkc: the kernel-Python compiler (parse -> resolve -> check -> lower -> optimise -> emit -> link)."""

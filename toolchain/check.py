@@ -98,6 +98,7 @@ class FunctionChecker:
         if isinstance(v, ast.Constant) and isinstance(v.value, str):
             return  # a string used as a comment
         if not isinstance(v, ast.Call):
+            self.expr(v)  # rejects yield, await, ... by name
             raise self.err(s, "this expression statement has no effect")
         self.expr(v)
 

@@ -45,9 +45,17 @@ def parse_text(path: str, text: str) -> tuple[SourceFile, ast.Module]:
     return src, tree
 
 
+def display_path(path: Path) -> str:
+    """The path as diagnostics show it: relative to the working directory when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def parse_file(path: Path) -> tuple[SourceFile, ast.Module]:
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
         raise CompileError(f"cannot read {path}: {e}") from None
-    return parse_text(str(path), text)
+    return parse_text(display_path(path), text)

@@ -16,7 +16,7 @@ from pathlib import Path
 from .decls import (AliasDecl, ConstDecl, Decl, DialectName, FuncDecl, GlobalDecl, ImportedName,
                     ModuleRef, StructDecl)
 from .diagnostics import CompileError, SourceFile
-from .parse import parse_file, unsupported_name
+from .parse import UNSUPPORTED, parse_file, unsupported_name
 from .types import StructType
 
 DIALECT = "qkernel.dialect"
@@ -119,7 +119,9 @@ def collect_decls(prog: Program, mod: ModuleInfo) -> None:
         elif _is_docstring(stmt) or isinstance(stmt, ast.Pass):
             continue
         else:
-            raise mod.error(stmt, f"{unsupported_name(stmt)} is not allowed at module level in kernel Python")
+            what = unsupported_name(stmt)
+            raise mod.error(stmt, f"{what} are not supported in kernel Python" if type(stmt) in UNSUPPORTED
+                            else f"{what} statements are not allowed at module level in kernel Python")
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:

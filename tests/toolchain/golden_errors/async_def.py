@@ -1,0 +1,3 @@
+from qkernel.dialect import u8, u32, u64, i64, ptr, struct, array, fn, cast, NULL
+async def f() -> u64:
+    return 0

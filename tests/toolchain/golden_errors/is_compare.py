@@ -1,0 +1,5 @@
+from qkernel.dialect import u8, u32, u64, i64, ptr, struct, array, fn, cast, NULL
+def f(p: ptr[u8]) -> u64:
+    if p is NULL:
+        return 1
+    return 0

@@ -1,0 +1,4 @@
+from qkernel.dialect import u8, u32, u64, i64, ptr, struct, array, fn, cast, NULL
+def f(n: u64) -> u64:
+    xs = [i for i in range(n)]
+    return 0

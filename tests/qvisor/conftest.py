@@ -2,8 +2,12 @@
 precise reason /dev/kvm cannot be used here."""
 
 import os
+import sys
 
 import pytest
+
+# the helpers beside this file (qvisor_guests, elf_builder) import under any --import-mode
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 _reason: list[str | None] = []
 

@@ -69,6 +69,11 @@ msg: .ascii "hello"
     out %al, $0x10
     ret
 """, "6a2ae801000000f4488b442408e610c3"),
+    # an SSE instruction at CPL 0
+    "sse": ("""
+    xorps %xmm0, %xmm0
+    hlt
+""", "0f57c0f4"),
     "vmcall": ("""
     vmcall
     hlt

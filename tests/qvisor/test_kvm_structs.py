@@ -12,7 +12,7 @@ SIZES = {
     "kvm_regs": 144, "kvm_sregs": 312, "kvm_segment": 24, "kvm_dtable": 16, "kvm_run": 2352,
     "kvm_userspace_memory_region": 32, "kvm_cpuid2": 8, "kvm_cpuid_entry2": 40,
     "kvm_msrs": 8, "kvm_msr_entry": 16, "kvm_vcpu_events": 64, "kvm_translation": 24,
-    "kvm_fpu": 416,
+    "kvm_fpu": 416, "kvm_xcrs": 392,
 }
 
 
@@ -60,6 +60,7 @@ IOCTLS = {
     "KVM_SET_IDENTITY_MAP_ADDR": 0x4008AE48, "KVM_CREATE_IRQCHIP": 0xAE60,
     "KVM_GET_VCPU_EVENTS": 0x8040AE9F, "KVM_SET_VCPU_EVENTS": 0x4040AEA0,
     "KVM_TRANSLATE": 0xC018AE85, "KVM_GET_FPU": 0x81A0AE8C, "KVM_SET_FPU": 0x41A0AE8D,
+    "KVM_GET_XCRS": 0x8188AEA6, "KVM_SET_XCRS": 0x4188AEA7,
 }
 
 

@@ -19,7 +19,7 @@ __all__ = [
     "Final", "DialectError",
     "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64",
     "ptr", "array", "fn", "struct", "export", "inline", "noinline",
-    "cast", "sizeof", "offsetof", "addr_of", "NULL",
+    "cast", "sizeof", "offsetof", "addr_of", "NULL", "layout", "Layout",
     "asm", "outb", "outw", "outl", "inb", "inw", "inl",
     "rdmsr", "wrmsr", "read_cr0", "read_cr2", "read_cr3", "read_cr4",
     "write_cr0", "write_cr3", "write_cr4", "read_rsp", "read_rbp", "halt", "pause", "trap",
@@ -157,10 +157,70 @@ fn = _TypeForm("fn")
 NULL: Final = 0  # compares equal to any null pointer; `cast(ptr[T], 0)` spells a typed one
 
 
-def struct(cls: type) -> type:
-    """Marks a class as a C-layout struct: its annotated fields, in order, with C alignment."""
-    cls.__kernel_struct__ = True  # type: ignore[attr-defined]
-    return cls
+def struct(cls: type | None = None, *, packed: bool = False):  # noqa: ANN201
+    """Marks a class as a C-layout struct: its annotated fields, in order, with C alignment
+    (`@struct`), or byte-packed (`@struct(packed=True)`). `layout(cls)` gives the layout in
+    CPython; the compiler computes the same one (tests/toolchain/test_abi_layout.py checks)."""
+    def mark(c: type) -> type:
+        c.__kernel_struct__ = {"packed": packed}  # type: ignore[attr-defined]
+        return c
+    return mark(cls) if cls is not None else mark
+
+
+class Layout:
+    """A struct's C layout as CPython sees it: size, align, and name -> (offset, size, type)."""
+
+    def __init__(self, size: int, align: int, fields: dict[str, tuple[int, int, object]]) -> None:
+        self.size, self.align, self.fields = size, align, fields
+
+    def offset(self, name: str) -> int:
+        return self.fields[name][0]
+
+
+def _eval_annotation(cls: type, ann: object) -> object:
+    if isinstance(ann, str):
+        import sys
+        namespace = dict(vars(sys.modules[cls.__module__]))
+        namespace[cls.__name__] = cls
+        return eval(ann, namespace)  # noqa: S307 - annotations of kernel sources, not user data
+    return ann
+
+
+def _size_align(t: object) -> tuple[int, int]:
+    if isinstance(t, type) and issubclass(t, _Int):
+        return t.BITS // 8, t.BITS // 8
+    if t is bool:
+        return 1, 1
+    if isinstance(t, _TypeForm) and t.name in ("ptr", "fn"):
+        return 8, 8
+    if isinstance(t, _TypeForm) and t.name == "array":
+        elem, count = t.args
+        size, align = _size_align(elem)
+        return size * int(count), align
+    if isinstance(t, type) and hasattr(t, "__kernel_struct__"):
+        lay = layout(t)
+        return lay.size, lay.align
+    raise DialectError(f"no C layout for {t!r}")
+
+
+def layout(cls: type) -> Layout:
+    """The C layout of a @struct class (cached on the class)."""
+    cached = cls.__dict__.get("__kernel_layout__")
+    if cached is not None:
+        return cached
+    packed = cls.__kernel_struct__["packed"]  # type: ignore[attr-defined]
+    off, align, fields = 0, 1, {}
+    for name, ann in cls.__dict__.get("__annotations__", {}).items():
+        t = _eval_annotation(cls, ann)
+        size, a = _size_align(t)
+        a = 1 if packed else a
+        off = (off + a - 1) // a * a
+        fields[name] = (off, size, t)
+        off += size
+        align = max(align, a)
+    lay = Layout((off + align - 1) // align * align, align, fields)
+    cls.__kernel_layout__ = lay  # type: ignore[attr-defined]
+    return lay
 
 
 def export(symbol: str):  # noqa: ANN201
@@ -189,9 +249,11 @@ def cast(t: object, value: object) -> object:
 
 
 def sizeof(t: object) -> int:
-    if isinstance(t, type) and issubclass(t, _Int):
-        return t.BITS // 8
-    raise DialectError("sizeof of non-integer types is computed by the compiler")
+    return _size_align(t)[0]
+
+
+def offsetof(t: type, field: str) -> int:
+    return layout(t).offset(field)
 
 
 def _compiled_only(name: str):  # noqa: ANN202
@@ -201,7 +263,6 @@ def _compiled_only(name: str):  # noqa: ANN202
     return intrinsic
 
 
-offsetof = _compiled_only("offsetof")
 addr_of = _compiled_only("addr_of")
 asm = _compiled_only("asm")
 outb = _compiled_only("outb")

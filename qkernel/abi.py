@@ -1,0 +1,86 @@
+"""The guest-host ABI, defined once: boot layout, boot parameters, qcall numbers and blocks.
+
+QVisor imports this module under CPython (constants are plain ints there, struct layouts come from
+qkernel.dialect.layout) and the kernel compiles it: there is no second hand-kept copy.
+
+qcall protocol (synchronous): the kernel fills a Qcall block in guest memory, then writes the
+block's guest-physical address (which must lie below 4 GiB) to port QCALL_PORT with `outl`. The host
+validates the block and every guest-physical (address, length) pair in it, performs the call,
+stores the result (>= 0, or -errno) in `result`, and resumes the vCPU. Addresses in qcall
+arguments are guest-physical.
+"""
+
+from __future__ import annotations
+
+from qkernel.dialect import Final, array, struct, u8, u64
+
+# ---- memory layout (virtual addresses in the upper half, none in the top 2 GiB)
+DIRECT_MAP_BASE: Final = 0xFFFF_8000_0000_0000  # + pa -> pa, all of guest RAM
+KERNEL_BASE: Final = 0xFFFF_C000_0000_0000      # the image, linked here
+KERNEL_PHYS: Final = 0x20_0000                  # where the image is loaded
+GDT_PHYS: Final = 0x1000
+TSS_PHYS: Final = 0x2000
+BOOT_PARAMS_PHYS: Final = 0x7000
+PAGE_TABLES_PHYS: Final = 0x1_0000
+PAGE_TABLES_END: Final = 0x8_0000
+BOOT_STACK_PHYS: Final = 0x8_0000
+BOOT_STACK_SIZE: Final = 0x1_0000
+PAGE_SIZE: Final = 4096
+
+# ---- boot parameters
+BOOT_MAGIC: Final = 0x4B52_4155_5159_5000  # "PYQUARK" + 0
+PLATFORM_PVM: Final = 1
+PLATFORM_KVM: Final = 2
+PLATFORM_EMU: Final = 3
+MODE_FLAT: Final = 1   # application at CPL 0 beside the kernel (pvm)
+MODE_SPLIT: Final = 2  # application in ring 3 (kvm, emu)
+
+# boot flags: self-tests and deliberate faults (for crash-report tests)
+BOOT_SELFTEST: Final = 1
+BOOT_FAULT_UD: Final = 2      # execute ud2 in the kernel
+BOOT_FAULT_PF: Final = 4      # read an unmapped address
+BOOT_FAULT_DE: Final = 8      # divide by zero
+BOOT_FAULT_PANIC: Final = 16  # call panic()
+BOOT_FAULT_INT3: Final = 32   # int3 at CPL 0
+BOOT_FAULT_TRIPLE: Final = 64  # load an empty IDT and fault
+
+CMDLINE_MAX: Final = 256
+
+
+@struct
+class BootParams:
+    magic: u64
+    mem_size: u64        # bytes of guest RAM at guest-physical 0
+    platform: u64        # PLATFORM_*
+    mode: u64            # MODE_*
+    flags: u64           # BOOT_*
+    log_level: u64       # messages at this level or more severe go to the console
+    image_end_phys: u64  # first guest-physical byte after the kernel image (page aligned)
+    tsc_khz: u64         # TSC frequency reported by the host, 0 if unknown
+    cmdline: array[u8, 256]
+
+
+# ---- qcalls
+QCALL_PORT: Final = 0x0CA0
+
+QCALL_CONSOLE_WRITE: Final = 1  # (fd 1|2, buf_pa, len) -> bytes written
+QCALL_EXIT: Final = 2           # (status) -> does not return
+QCALL_CLOCK: Final = 3          # (clock id: 0 realtime, 1 monotonic) -> nanoseconds
+QCALL_RANDOM: Final = 4         # (buf_pa, len) -> len
+QCALL_LOG: Final = 5            # (level, buf_pa, len) -> 0
+QCALL_PANIC: Final = 6          # (msg_pa, len) -> does not return; the host writes a crash report
+QCALL_MAX: Final = 7
+
+
+@struct
+class Qcall:
+    nr: u64
+    args: array[u64, 6]
+    result: u64  # >= 0 on success, -errno (two's complement) on failure
+
+
+# ---- kernel log levels (klog)
+LOG_ERROR: Final = 0
+LOG_WARN: Final = 1
+LOG_INFO: Final = 2
+LOG_DEBUG: Final = 3

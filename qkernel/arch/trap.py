@@ -1,0 +1,93 @@
+"""Trap dispatch: every interrupt and exception arrives here from boot/entry.S's isr_common.
+
+Exceptions in the kernel are fatal: the vector, error code, RIP and CR2 are logged and the host
+is asked for a crash report with the trap frame (QCALL_PANIC with the frame's address), so the
+report shows the faulting instruction rather than panic()'s own.
+"""
+
+from __future__ import annotations
+
+from qkernel.abi import LOG_ERROR, QCALL_PANIC
+from qkernel.arch import lapic
+from qkernel.dialect import Final, addr_of, array, export, halt, ptr, read_cr2, struct, u64, u8
+from qkernel.klog import finish, line, start
+from qkernel.lib import fmt
+from qkernel.mm.addr import pa
+from qkernel.qcall import qcall
+
+VEC_TIMER: Final = 32
+VEC_SPURIOUS: Final = 255
+
+
+@struct
+class TrapFrame:
+    """Saved by isr_common (general registers), the stub (vector, error) and the CPU (the rest)."""
+    r15: u64
+    r14: u64
+    r13: u64
+    r12: u64
+    r11: u64
+    r10: u64
+    r9: u64
+    r8: u64
+    rbp: u64
+    rdi: u64
+    rsi: u64
+    rdx: u64
+    rcx: u64
+    rbx: u64
+    rax: u64
+    vector: u64
+    error: u64
+    rip: u64
+    cs: u64
+    rflags: u64
+    rsp: u64
+    ss: u64
+
+
+NAMES: array[ptr[u8], 32] = [
+    b"#DE divide error", b"#DB debug", b"NMI", b"#BP breakpoint", b"#OF overflow",
+    b"#BR bound range", b"#UD invalid opcode", b"#NM device not available", b"#DF double fault",
+    b"coprocessor overrun", b"#TS invalid TSS", b"#NP segment not present", b"#SS stack fault",
+    b"#GP general protection", b"#PF page fault", b"reserved", b"#MF x87 error",
+    b"#AC alignment check", b"#MC machine check", b"#XM SIMD error", b"#VE virtualization",
+    b"#CP control protection", b"reserved", b"reserved", b"reserved", b"reserved", b"reserved",
+    b"reserved", b"#HV hypervisor injection", b"#VC VMM communication", b"#SX security",
+    b"reserved"]
+
+ticks: u64
+
+
+@export("trap_dispatch")
+def trap_dispatch(frame: ptr[TrapFrame]) -> None:
+    global ticks
+    vector = frame.vector & 0xFF
+    if vector == VEC_TIMER:
+        ticks += 1
+        lapic.eoi()
+        return
+    if vector == VEC_SPURIOUS:
+        return
+    if vector >= 32:
+        lapic.eoi()
+        return
+    fatal_exception(frame, vector)
+
+
+def fatal_exception(frame: ptr[TrapFrame], vector: u64) -> None:
+    lp = start(LOG_ERROR)
+    fmt.put_str(lp, b"kernel exception ")
+    fmt.put_str(lp, NAMES[vector])
+    fmt.put_str(lp, b" (vector ")
+    fmt.put_dec(lp, vector)
+    fmt.put_str(lp, b") error=")
+    fmt.put_hex(lp, frame.error)
+    fmt.put_str(lp, b" rip=")
+    fmt.put_hex(lp, frame.rip)
+    fmt.put_str(lp, b" cr2=")
+    fmt.put_hex(lp, read_cr2())
+    finish(LOG_ERROR)
+    qcall(QCALL_PANIC, pa(u64(addr_of(line.data))), line.len, pa(u64(frame)), 0)
+    while True:
+        halt()

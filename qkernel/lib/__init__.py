@@ -1,0 +1,1 @@
+"""Freestanding helpers for kernel code (formatting, strings)."""

@@ -1,0 +1,1 @@
+"""Memory management: address conversions, physical frames (later: page tables, VMAs)."""

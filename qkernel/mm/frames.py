@@ -1,0 +1,66 @@
+"""The physical frame allocator: one bit per 4 KiB frame of guest RAM (1 = in use).
+
+Frames below `first_free` (boot structures, the kernel image) are never handed out. Covers up to
+MAX_FRAMES frames (4 GiB); RAM above that is ignored, and init() logs it.
+"""
+
+from __future__ import annotations
+
+from qkernel.abi import PAGE_SIZE
+from qkernel.dialect import Final, array, u64
+
+MAX_FRAMES: Final = 1 << 20
+WORDS: Final = MAX_FRAMES // 64
+
+bitmap: array[u64, 16384]
+nframes: u64
+nfree: u64
+hint: u64  # no free frame below word `hint`
+
+
+def init(mem_size: u64, first_free: u64) -> None:
+    """Marks every frame in use, then frees [first_free, mem_size) (both rounded to pages)."""
+    global nframes, nfree, hint
+    nframes = mem_size // PAGE_SIZE
+    if nframes > MAX_FRAMES:
+        nframes = MAX_FRAMES
+    for w in range(WORDS):
+        bitmap[w] = 0xFFFFFFFFFFFFFFFF
+    nfree = 0
+    start = (first_free + PAGE_SIZE - 1) // PAGE_SIZE
+    for f in range(start, nframes):
+        bitmap[f >> 6] &= ~(u64(1) << (f & 63))
+        nfree += 1
+    hint = start >> 6
+
+
+def alloc() -> u64:
+    """A free frame's guest-physical address (not zeroed), or 0 when memory is exhausted."""
+    global nfree, hint
+    for w in range(hint, nframes >> 6):
+        word = bitmap[w]
+        if word != 0xFFFFFFFFFFFFFFFF:
+            bit: u64 = 0
+            while word & (u64(1) << bit) != 0:
+                bit += 1
+            bitmap[w] = word | (u64(1) << bit)
+            nfree -= 1
+            hint = w
+            return ((w << 6) + bit) * PAGE_SIZE
+    return 0
+
+
+def free(phys: u64) -> bool:
+    """Returns a frame; False (and no change) if it was not allocated or is out of range."""
+    global nfree, hint
+    f = phys // PAGE_SIZE
+    if phys % PAGE_SIZE != 0 or f >= nframes:
+        return False
+    mask = u64(1) << (f & 63)
+    if bitmap[f >> 6] & mask == 0:
+        return False
+    bitmap[f >> 6] &= ~mask
+    nfree += 1
+    if (f >> 6) < hint:
+        hint = f >> 6
+    return True

@@ -16,6 +16,6 @@ def panic(message: ptr[u8]) -> None:
     fmt.put_str(lp, b"panic: ")
     fmt.put_str(lp, message)
     finish(LOG_ERROR)
-    qcall(QCALL_PANIC, pa(u64(addr_of(line.data))), line.len, 0, 0)
+    qcall(QCALL_PANIC, pa(u64(addr_of(line.data[2]))), line.len - 2, 0, 0)  # without the "E " tag
     while True:
         halt()

@@ -88,6 +88,6 @@ def fatal_exception(frame: ptr[TrapFrame], vector: u64) -> None:
     fmt.put_str(lp, b" cr2=")
     fmt.put_hex(lp, read_cr2())
     finish(LOG_ERROR)
-    qcall(QCALL_PANIC, pa(u64(addr_of(line.data))), line.len, pa(u64(frame)), 0)
+    qcall(QCALL_PANIC, pa(u64(addr_of(line.data[2]))), line.len - 2, pa(u64(frame)), 0)
     while True:
         halt()

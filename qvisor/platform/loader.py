@@ -9,7 +9,6 @@ image raises ValueError (it is the host's own file, not guest input).
 
 from __future__ import annotations
 
-import io
 import os
 
 from ..memory import GuestFault, GuestMemory
@@ -31,8 +30,7 @@ def load_flat(mem: GuestMemory, layout: BootLayout, blob: bytes, vaddr: int) -> 
 def load_elf(mem: GuestMemory, layout: BootLayout,
              image: str | bytes | os.PathLike) -> tuple[int, int]:
     """Load PT_LOAD segments; return (entry, span)."""
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
+    from ..elf64 import ElfError, parse
 
     if isinstance(image, (bytes, bytearray, memoryview)):
         data = bytes(image)
@@ -40,19 +38,18 @@ def load_elf(mem: GuestMemory, layout: BootLayout,
         with open(image, "rb") as f:
             data = f.read()
     try:
-        elf = ELFFile(io.BytesIO(data))
-    except ELFError as e:
-        raise ValueError(f"not an ELF file: {e}") from None
-    if elf.elfclass != 64 or elf["e_machine"] != "EM_X86_64":
-        raise ValueError(f"kernel must be ELF64 x86-64, got class {elf.elfclass} "
-                         f"{elf['e_machine']}")
+        elf = parse(data)
+    except ElfError as e:
+        raise ValueError(f"not a loadable kernel: {e}") from None
+    if elf.machine != 62:
+        raise ValueError(f"kernel must be ELF64 x86-64, got machine {elf.machine}")
     span = 0
-    loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+    loads = elf.loads
     if not loads:
         raise ValueError("kernel ELF has no PT_LOAD segment")
     for seg in loads:
-        pa, va = seg["p_paddr"], seg["p_vaddr"]
-        filesz, memsz, off = seg["p_filesz"], seg["p_memsz"], seg["p_offset"]
+        pa, va = seg.paddr, seg.vaddr
+        filesz, memsz, off = seg.filesz, seg.memsz, seg.offset
         if va != layout.KERNEL_BASE + pa:
             raise ValueError(f"PT_LOAD p_vaddr {va:#x} != KERNEL_BASE + p_paddr {pa:#x}")
         if filesz > memsz or off + filesz > len(data):
@@ -66,7 +63,7 @@ def load_elf(mem: GuestMemory, layout: BootLayout,
             raise ValueError(f"PT_LOAD at {va:#x} (+{memsz:#x}) does not fit in guest memory: "
                              f"{e}") from None
         span = max(span, pa + memsz)
-    entry = elf["e_entry"]
-    if not any(s["p_vaddr"] <= entry < s["p_vaddr"] + s["p_memsz"] for s in loads):
+    entry = elf.entry
+    if not any(s.vaddr <= entry < s.vaddr + s.memsz for s in loads):
         raise ValueError(f"entry {entry:#x} is outside every PT_LOAD segment")
     return entry, span

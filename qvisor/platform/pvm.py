@@ -70,6 +70,7 @@ class PvmPlatform:
             self.vm = self.kvm.create_vm()
             self.memory = GuestMemory(mem_size)
             self.vm.set_user_memory_region(0, 0, mem_size, self.memory.host_address)
+            self.vm.create_irqchip()  # in-kernel LAPIC (x2APIC timer); must precede vCPUs
             self.vcpu = self.vm.create_vcpu(0)
             cpuid = self.kvm.supported_cpuid()
             self.vcpu.set_cpuid2(cpuid)

@@ -1,0 +1,139 @@
+"""The host half of qcalls: validates a request block in guest memory and serves it.
+
+Contract (qkernel/abi.py): the guest writes the guest-physical address of a Qcall block to
+QCALL_PORT. Every address and length the guest supplies is checked against guest memory by
+GuestMemory (GuestFault -> -EFAULT to the guest); a block that itself lies outside guest memory
+stops the VM with QcallFault (a kernel bug, reported as a crash). Handlers never touch host
+files other than the sandbox's own stdout/stderr.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar
+
+from qkernel import abi as K
+
+from .abi import QCALL, QCALL_ARGS, QCALL_NR, QCALL_RESULT
+from .memory import GuestFault, GuestMemory
+
+MAX_IO = 1 << 20  # bytes per console-write or random qcall
+LOG_TAGS = {K.LOG_ERROR: "error", K.LOG_WARN: "warn", K.LOG_INFO: "info", K.LOG_DEBUG: "debug"}
+
+
+class QcallStop(Exception):
+    """Raised by a handler to end the run: the guest exited or panicked."""
+
+
+@dataclass
+class GuestExit(QcallStop):
+    status: int
+
+
+@dataclass
+class KernelPanic(QcallStop):
+    message: str
+    frame_gpa: int  # guest-physical address of a TrapFrame, 0 when panic() was called directly
+
+
+@dataclass
+class QcallFault(QcallStop):
+    gpa: int
+    reason: str
+
+
+@dataclass
+class QcallServer:
+    memory: GuestMemory
+    stdout: int = 1
+    stderr: int = 2
+    echo_log: bool = False  # print kernel log lines to stderr as they arrive
+    log: list[str] = field(default_factory=list)
+    counts: dict[int, int] = field(default_factory=dict)
+    unknown_logged: set[int] = field(default_factory=set)
+    on_log: Callable[[int, str], None] | None = None
+
+    def handle(self, gpa: int) -> None:
+        """Serves the request block at guest-physical `gpa`; raises QcallStop to end the run."""
+        mem = self.memory
+        try:
+            block = mem.read(gpa, QCALL.size)
+        except GuestFault as e:
+            raise QcallFault(gpa, f"qcall block outside guest memory: {e}") from None
+        nr = struct.unpack_from("<Q", block, QCALL_NR)[0]
+        args = struct.unpack_from("<6Q", block, QCALL_ARGS)
+        self.counts[nr] = self.counts.get(nr, 0) + 1
+        handler = self.HANDLERS.get(nr)
+        if handler is None:
+            if nr not in self.unknown_logged:
+                self.unknown_logged.add(nr)
+                self.log.append(f"host: unknown qcall {nr}")
+            result = -errno.ENOSYS
+        else:
+            try:
+                result = handler(self, *args)
+            except GuestFault:
+                result = -errno.EFAULT
+        mem.write_u64(gpa + QCALL_RESULT, result & (2**64 - 1))
+
+    # ---- handlers: (self, a0..a5) -> int result
+
+    def console_write(self, fd: int, buf: int, length: int, *_: int) -> int:
+        if fd not in (1, 2):
+            return -errno.EBADF
+        if length > MAX_IO:
+            length = MAX_IO
+        data = self.memory.read(buf, length)
+        target = self.stdout if fd == 1 else self.stderr
+        written = 0
+        while written < len(data):
+            try:
+                written += os.write(target, data[written:])
+            except BrokenPipeError:
+                return -errno.EPIPE
+            except OSError as e:
+                return -(e.errno or errno.EIO)
+        return written
+
+    def exit(self, status: int, *_: int) -> int:
+        raise GuestExit(status & 0xFF)
+
+    def clock(self, clock_id: int, *_: int) -> int:
+        if clock_id == 0:
+            return time.time_ns()
+        if clock_id == 1:
+            return time.monotonic_ns()
+        return -errno.EINVAL
+
+    def random(self, buf: int, length: int, *_: int) -> int:
+        if length > MAX_IO:
+            return -errno.EINVAL
+        self.memory.check(buf, length)
+        self.memory.write(buf, os.urandom(length))
+        return length
+
+    def klog(self, level: int, buf: int, length: int, *_: int) -> int:
+        text = self.memory.read(buf, min(length, 4096)).decode("utf-8", "replace")
+        self.log.append(text)
+        if self.on_log is not None:
+            self.on_log(level, text)
+        if self.echo_log:
+            print(f"[qkernel {LOG_TAGS.get(level, level)}] {text}", file=sys.stderr)
+        return 0
+
+    def panic(self, msg: int, length: int, frame_gpa: int, *_: int) -> int:
+        try:
+            text = self.memory.read(msg, min(length, 4096)).decode("utf-8", "replace")
+        except GuestFault:
+            text = "(panic message at an invalid address)"
+        raise KernelPanic(text, frame_gpa)
+
+    HANDLERS: ClassVar[dict[int, Callable[..., int]]] = {
+        K.QCALL_CONSOLE_WRITE: console_write, K.QCALL_EXIT: exit, K.QCALL_CLOCK: clock,
+        K.QCALL_RANDOM: random, K.QCALL_LOG: klog, K.QCALL_PANIC: panic,
+    }

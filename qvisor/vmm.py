@@ -1,0 +1,99 @@
+"""The VMM: assembles a sandbox VM (platform, guest memory, kernel.elf, boot parameters), runs it
+with the qcall server attached, and turns how it stopped into an exit status or a crash report.
+
+Exit statuses: the guest's own (QCALL_EXIT), or EXIT_KERNEL_CRASH (70) after a kernel panic,
+an unhandled kernel exception, a triple fault, a hypervisor emulation error or a hang.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qkernel import abi as K
+
+from .abi import BOOT_LAYOUT, pack_boot_params
+from .crash import EXIT_KERNEL_CRASH, CrashInfo
+from .kvm.exits import Hlt, InternalError, Shutdown, describe
+from .platform import Handlers
+from .platform import select as platforms
+from .qcall import GuestExit, KernelPanic, QcallFault, QcallServer
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_KERNEL = PROJECT_ROOT / "build" / "kernel.elf"
+PAGE = 4096
+
+
+@dataclass
+class RunResult:
+    status: int
+    platform: str
+    crash: str | None = None
+    log: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class _VmHandlers(Handlers):
+    def __init__(self, server: QcallServer) -> None:
+        super().__init__()
+        self.on_out(K.QCALL_PORT, lambda e: server.handle(int.from_bytes(e.data[:4], "little")))
+
+
+def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_size: int = 256 << 20,
+               flags: int = 0, log_level: int = K.LOG_WARN, echo_log: bool = False,
+               timeout: float | None = 60.0, stdout: int = 1, stderr: int = 2) -> RunResult:
+    t0 = time.perf_counter()
+    if platform == "auto":
+        platform, _ = platforms.detect()
+    try:
+        image = Path(kernel).read_bytes()
+    except OSError as e:
+        raise FileNotFoundError(f"cannot read kernel {kernel}: {e.strerror} (build it with `make kernel`)") from None
+    vm = platforms.create(platform, mem_size, BOOT_LAYOUT)
+    try:
+        vm.load_kernel(image)
+        image_end = BOOT_LAYOUT.KERNEL_PHYS + (vm.span + PAGE - 1) // PAGE * PAGE
+        vm.memory.write(BOOT_LAYOUT.BOOT_PARAMS_PHYS, pack_boot_params(
+            mem_size=mem_size, platform=platform, flags=flags, log_level=log_level,
+            image_end_phys=image_end))
+        server = QcallServer(vm.memory, stdout=stdout, stderr=stderr, echo_log=echo_log)
+        crash: CrashInfo | None = None
+        status = EXIT_KERNEL_CRASH
+        try:
+            e = vm.run(_VmHandlers(server), timeout=timeout)
+            regs = _regs_dict(vm)
+            if isinstance(e, Shutdown):
+                crash = CrashInfo("triple fault (the CPU shut down)", regs)
+            elif isinstance(e, InternalError):
+                crash = CrashInfo(f"the hypervisor stopped the VM ({describe(e)})", regs,
+                                  e.insn_bytes)
+            elif isinstance(e, Hlt):
+                crash = CrashInfo("the kernel halted without reporting an exit status", regs)
+            else:
+                crash = CrashInfo(f"unexpected VM exit: {e}", regs)
+        except GuestExit as g:
+            status = g.status
+        except KernelPanic as p:
+            from .crash import trap_frame
+            regs = trap_frame(vm.memory, p.frame_gpa) if p.frame_gpa else None
+            crash = CrashInfo(f"kernel panic: {p.message}", regs or _regs_dict(vm))
+        except QcallFault as f:
+            crash = CrashInfo(f"bad qcall: {f.reason}", _regs_dict(vm))
+        except Exception as ex:  # RunTimeout and friends
+            if type(ex).__name__ != "RunTimeout":
+                raise
+            crash = CrashInfo(f"the kernel did not finish within {timeout} s", _regs_dict(vm))
+        report = None
+        if crash is not None:  # capstone and pyelftools are imported only here
+            from .crash import format_report
+            from .symbols import KernelSymbols
+            report = format_report(crash, vm.memory, BOOT_LAYOUT, KernelSymbols(image), platform)
+        return RunResult(status, platform, report, server.log, time.perf_counter() - t0)
+    finally:
+        vm.close()
+
+
+def _regs_dict(vm) -> dict[str, int]:  # noqa: ANN001
+    from dataclasses import asdict
+    return asdict(vm.regs())

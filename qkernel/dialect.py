@@ -145,6 +145,10 @@ class _TypeForm:
         return _TypeForm(self.name, args if isinstance(args, tuple) else (args,))
 
     def __call__(self, *a: object) -> object:
+        """`array[T, N]()` is a zeroed array (a list under CPython); other forms have no value."""
+        if self.name == "array" and not a:
+            elem, count = self.args
+            return [elem() if callable(elem) else 0 for _ in range(int(count))]
         raise DialectError(f"{self.name}[...] values exist only in compiled kernel code")
 
     def __repr__(self) -> str:

@@ -86,9 +86,8 @@ class QcallServer:
     def console_write(self, fd: int, buf: int, length: int, *_: int) -> int:
         if fd not in (1, 2):
             return -errno.EBADF
-        if length > MAX_IO:
-            length = MAX_IO
-        data = self.memory.read(buf, length)
+        self.memory.check(buf, length)  # the whole range, as Linux's access_ok (EFAULT)
+        data = self.memory.read(buf, min(length, MAX_IO))  # then a short write, as MAX_RW_COUNT
         target = self.stdout if fd == 1 else self.stderr
         written = 0
         while written < len(data):

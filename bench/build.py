@@ -1,6 +1,6 @@
 """Kernel build times: clean build, no-op rebuild, and rebuilds after one qkernel module changed.
 
-Owns the build benchmark (group "codegen"). It works on a snapshot of qkernel/ copied into a
+Owns the build benchmark (group "codegen"). It works on a snapshot of qkernel/ and boot/ copied into a
 temporary root (so it can edit a module without touching the working tree, and so the tree other
 people are editing cannot change under a measurement), and calls
 `toolchain.driver.build_kernel(output, cache_dir, root=snapshot)`:
@@ -11,14 +11,6 @@ people are editing cannot change under a measurement), and calls
                   IR, hence every object, is unchanged (all cached, 0 compiled)
   edit, code      one module gets a new function: that module's object is rebuilt
 
-Two things about the driver as it is (found writing this; the workarounds are here, the driver
-is not changed):
-  * `Sources.kernel(root)` skips `qkernel/dialect.py` only under the project root, so the
-    snapshot leaves dialect.py out (the compiler treats `qkernel.dialect` as built in).
-  * `source_digest` globs `qkernel/**/*.py` only when the root is the project root; for another
-    root the manifest digest does not cover the kernel sources, and an edited module would be
-    "up to date". The edit scenarios therefore delete the manifest before rebuilding, which is
-    what a digest that saw the edit would do (the object cache stays warm).
 If the kernel does not link yet (boot/ referring to symbols qkernel/ does not define, while the
 tree is being written), the benchmark times `compile_objects` (everything but the link) instead
 and says so in its notes.
@@ -38,22 +30,17 @@ MARK = "# bench/build.py edit"
 
 
 def snapshot(dest: Path) -> Path:
-    """Copies qkernel/ (minus dialect.py) under dest; returns the new root."""
-    from toolchain.driver import DIALECT_FILE, KERNEL_PACKAGE, PROJECT_ROOT
-    src = PROJECT_ROOT / KERNEL_PACKAGE
-    skip = DIALECT_FILE.resolve()
-
-    def ignore(d: str, names: list[str]) -> list[str]:
-        return [n for n in names
-                if (Path(d) / n).resolve() == skip or n == "__pycache__"]
-
-    shutil.copytree(src, dest / KERNEL_PACKAGE, ignore=ignore)
+    """Copies qkernel/ and boot/ under dest; returns the new root."""
+    from toolchain.driver import KERNEL_PACKAGE, PROJECT_ROOT
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(PROJECT_ROOT / KERNEL_PACKAGE, dest / KERNEL_PACKAGE, ignore=ignore)
+    shutil.copytree(PROJECT_ROOT / "boot", dest / "boot", ignore=ignore)
     return dest
 
 
 def pick_module(root: Path) -> Path:
     """The module to edit: the largest kernel module file (a leaf-ish, typical one)."""
-    files = [p for p in (root / "qkernel").rglob("*.py")]
+    files = [p for p in (root / "qkernel").rglob("*.py") if p.name != "dialect.py"]
     return max(files, key=lambda p: (p.stat().st_size, str(p)))
 
 
@@ -88,11 +75,9 @@ class Builder:
             stats = self._build_kernel(out, cache)
         else:
             stats = BuildStats()
-            compile_objects(self.sources, cache, with_boot=True, stats=stats)
+            compile_objects(self.sources, cache, boot_dir=self.root / "boot", stats=stats)
         return time.perf_counter() - t0, stats
 
-    def forget_manifest(self, cache: Path) -> None:
-        (cache / "kernel.manifest.json").unlink(missing_ok=True)
 
 
 def describe(stats) -> str:  # noqa: ANN001
@@ -118,12 +103,12 @@ def run_build(cfg: Config) -> Result:
         b = Builder(root)
         nfiles = len(list((root / "qkernel").rglob("*.py")))
         nlines = sum(len(p.read_text().splitlines()) for p in (root / "qkernel").rglob("*.py"))
-        notes.append(f"tree: snapshot of qkernel/ ({nfiles} files, {nlines} lines, dialect.py "
-                     f"excluded) + boot/ + the qkcrt runtime; {reps} builds per scenario, "
+        notes.append(f"tree: snapshot of qkernel/ ({nfiles} files, {nlines} lines) "
+                     f"+ boot/ + the qkcrt runtime; {reps} builds per scenario, "
                      f"median (min–max), in a warm process (compiler imported, LLVM initialised)")
         if b.link_error:
             notes.append(f"the kernel does not link yet ({b.link_error[:200]}); times are "
-                         f"`compile_objects(with_boot=True)`, i.e. everything up to the link, and "
+                         f"`compile_objects(boot_dir=...)`, i.e. everything up to the link, and "
                          f"the no-op row is an all-cached compile (the manifest is written only "
                          f"after a successful link)")
 
@@ -150,7 +135,6 @@ def run_build(cfg: Config) -> Result:
             times, stats = [], []
             for i in range(reps):
                 target.write_text(original + text(i))
-                b.forget_manifest(cache)
                 secs, st = b.build(out, cache)
                 times.append(secs)
                 stats.append(st)

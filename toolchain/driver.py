@@ -8,6 +8,7 @@ file, the compiler, the options) are unchanged is skipped entirely by its manife
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -69,7 +70,7 @@ class Sources:
     def kernel(cls, root: Path = PROJECT_ROOT) -> "Sources":
         mods = []
         for p in sorted((root / KERNEL_PACKAGE).rglob("*.py")):
-            if p.resolve() == DIALECT_FILE.resolve():
+            if p.relative_to(root).as_posix() == f"{KERNEL_PACKAGE}/dialect.py":
                 continue
             rel = p.relative_to(root).with_suffix("")
             parts = list(rel.parts)
@@ -79,6 +80,7 @@ class Sources:
         return cls(mods, [root])
 
 
+@functools.cache
 def compiler_hash() -> str:
     h = hashlib.sha256()
     for p in sorted(Path(__file__).resolve().parent.glob("*.py")):
@@ -126,9 +128,9 @@ def compile_ir(name: str, ir_text: str, cache_dir: Path | None, opt: int = 2) ->
     return CompiledModule(name, ir_text, obj, cached=False)
 
 
-def boot_module_ir() -> str | None:
+def boot_module_ir(boot_dir: Path = BOOT_DIR) -> str | None:
     """boot/*.S assembled by LLVM as module asm (one module), or None when boot/ has none."""
-    files = sorted(BOOT_DIR.glob("*.S")) if BOOT_DIR.is_dir() else []
+    files = sorted(boot_dir.glob("*.S")) if boot_dir.is_dir() else []
     if not files:
         return None
     lines = [f'target triple = "{TRIPLE}"', f'target datalayout = "{datalayout()}"']
@@ -139,15 +141,15 @@ def boot_module_ir() -> str | None:
     return "\n".join(lines) + "\n"
 
 
-def compile_objects(sources: Sources, cache_dir: Path | None, *, with_boot: bool = False,
+def compile_objects(sources: Sources, cache_dir: Path | None, *, boot_dir: Path | None = None,
                     opt: int = 2, stats: BuildStats | None = None) -> list[CompiledModule]:
     stats = stats or BuildStats()
     t0 = time.perf_counter()
     prog, env = frontend(sources)
     t1 = time.perf_counter()
     irs = lower_program(prog, env)
-    if with_boot:
-        boot = boot_module_ir()
+    if boot_dir is not None:
+        boot = boot_module_ir(boot_dir)
         if boot is not None:
             irs["boot"] = boot
     t2 = time.perf_counter()
@@ -165,15 +167,12 @@ def link_objects(objs: list[CompiledModule], *, base: int = KERNEL_BASE, entry: 
     return link([(m.name, m.obj) for m in objs], base=base, entry=entry)
 
 
-def source_digest(sources: Sources, extra: str = "") -> str:
+def source_digest(sources: Sources, boot_dir: Path, extra: str = "") -> str:
+    """SHA-256 over the compiler, every kernel source, the runtime and boot/*.S."""
     h = hashlib.sha256(compiler_hash().encode() + extra.encode())
-    paths: set[Path] = set()
-    for base in sources.search_paths + [RUNTIME_DIR, BOOT_DIR]:
-        if base.is_dir():
-            pattern = f"{KERNEL_PACKAGE}/**/*.py" if base == PROJECT_ROOT else "*.py"
-            paths.update(base.glob(pattern))
-            if base == BOOT_DIR:
-                paths.update(base.glob("*.S"))
+    paths: set[Path] = set(RUNTIME_DIR.glob("*.py")) | set(boot_dir.glob("*.S"))
+    for base in sources.search_paths:
+        paths.update(base.glob(f"{KERNEL_PACKAGE}/**/*.py"))
     paths.update(sources.files.values())
     for p in sorted(paths):
         h.update(str(p).encode())
@@ -188,7 +187,8 @@ def build_kernel(output: Path, cache_dir: Path | None = None, *, root: Path = PR
     stats = BuildStats()
     sources = Sources.kernel(root)
     cache_dir = cache_dir or output.parent / ".qkc-cache"
-    digest = source_digest(sources, f"entry={entry}")
+    boot_dir = root / "boot"
+    digest = source_digest(sources, boot_dir, f"entry={entry}")
     manifest = cache_dir / "kernel.manifest.json"
     if output.exists() and manifest.exists():
         try:
@@ -199,7 +199,7 @@ def build_kernel(output: Path, cache_dir: Path | None = None, *, root: Path = PR
                 return stats
         except (OSError, ValueError):
             pass
-    objs = compile_objects(sources, cache_dir, with_boot=True, stats=stats)
+    objs = compile_objects(sources, cache_dir, boot_dir=boot_dir, stats=stats)
     image = link_objects(objs, entry=entry if any(m.name == "boot" for m in objs) else None)
     output.parent.mkdir(parents=True, exist_ok=True)
     image.write(output)

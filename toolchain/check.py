@@ -144,14 +144,15 @@ class FunctionChecker:
         name = s.target.id
         if isinstance(t, UntypedIntType):
             t = self.locals[name].type if name in self.locals else I64
-        for a in it.args:
-            self.coerce(a, t, "range bound")
         if len(it.args) == 3:
             step = getattr(it.args[2], "qconst", None)
             if step is None or step == 0:
                 raise self.err(it.args[2], "the range step must be a nonzero constant")
             if step < 0 and isinstance(t, IntType) and not t.signed:
-                raise self.err(it.args[2], "a negative step needs a signed loop variable")
+                raise self.err(it.args[2], f"a negative step needs a signed loop variable, not {t}; "
+                                           "convert the bounds, e.g. range(i64(n), -1, -1)")
+        for a in it.args:
+            self.coerce(a, t, "range bound")
         self.bind_local(s.target, t)
         it.qt = t  # type: ignore[attr-defined]
         self.loop_depth += 1
@@ -478,8 +479,13 @@ class FunctionChecker:
             raise self.err(node, "'/' is float division, which kernel Python does not have; use '//'"
                            if isinstance(node.op, ast.Div) else "'@' is not supported")
         hint = expected if isinstance(expected, IntType) else None
-        lt = self.expr(node.left, hint)
-        rt = self.expr(node.right, None if isinstance(lt, PtrType) else (lt if isinstance(lt, IntType) else hint))
+        if _shift_of_literal(node.left) and not _shift_of_literal(node.right) \
+                and not isinstance(node.op, (ast.LShift, ast.RShift)):
+            rt = self.expr(node.right, hint)  # `x + (1 << n)` and `(1 << n) + x` type alike
+            lt = self.expr(node.left, rt if isinstance(rt, IntType) else hint)
+        else:
+            lt = self.expr(node.left, hint)
+            rt = self.expr(node.right, None if isinstance(lt, PtrType) else (lt if isinstance(lt, IntType) else hint))
         return self.binop_type(node, lt, rt, expected)
 
     def binop_type(self, node: ast.BinOp, lt: Type, rt: Type, expected: Type | None = None) -> Type:
@@ -505,7 +511,7 @@ class FunctionChecker:
         if isinstance(op, (ast.LShift, ast.RShift)):
             t = lt
             if isinstance(lt, UntypedIntType) and not isinstance(rt, UntypedIntType):
-                t = expected if isinstance(expected, IntType) else rt
+                t = expected if isinstance(expected, IntType) else self.default_int(node.left)
             if isinstance(rt, UntypedIntType):
                 node.right.qconv = t if isinstance(t, IntType) else None  # type: ignore[attr-defined]
             else:
@@ -707,6 +713,12 @@ class FunctionChecker:
         raise self.err(node, f"len() of a {t}: only bytes literals and arrays have a length")
 
 
+def _shift_of_literal(node: ast.expr) -> bool:
+    """`1 << n`: its type comes from context, so the other operand is typed first."""
+    return isinstance(node, ast.BinOp) and isinstance(node.op, (ast.LShift, ast.RShift)) \
+        and isinstance(node.left, ast.Constant)
+
+
 def terminates(stmts: list[ast.stmt]) -> bool:
     """True when control cannot fall off the end of `stmts`."""
     if not stmts:
@@ -717,12 +729,10 @@ def terminates(stmts: list[ast.stmt]) -> bool:
     if isinstance(last, ast.If):
         return terminates(last.body) and terminates(last.orelse)
     if isinstance(last, ast.While):
-        t = last.test
-        infinite = isinstance(t, ast.Constant) and t.value is True
+        infinite = (getattr(last.test, "qconst", None) or 0) != 0
         return infinite and not any(isinstance(n, ast.Break) for n in _loop_body_nodes(last.body))
     if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call):
-        f = last.value.func
-        return isinstance(f, ast.Name) and f.id in ("unreachable", "trap")
+        return getattr(last.value, "qcall", None) in (("intrinsic", "trap"), ("intrinsic", "unreachable"))
     return False
 
 
@@ -741,6 +751,16 @@ def check_program(env: Env) -> None:
     """Declares everything, then checks every function body and global initialiser."""
     env.declare_all()
     from .initializers import check_global_init
+    symbols: dict[str, FuncDecl] = {}
+    for mod in env.prog.modules.values():
+        for fd in mod.functions():
+            if fd.module is mod:
+                other = symbols.get(fd.symbol)
+                if other is not None:
+                    raise mod.error(fd.node, f"symbol '{fd.symbol}' is already defined by "
+                                             f"{other.module.name}.{other.name} ({other.module.src.path}:"
+                                             f"{other.node.lineno})")  # type: ignore[attr-defined]
+                symbols[fd.symbol] = fd
     for mod in env.prog.modules.values():
         for g in mod.globals():
             if g.module is mod and g.init is not None:

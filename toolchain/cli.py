@@ -57,14 +57,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .emucall import EmuError, Machine
     path = _files([args.file])[0]
     image = build_files([path])
-    func = args.function if "." in args.function else f"{path.stem}.{args.function}"
-    from .driver import frontend, Sources
+    from .driver import Sources, frontend
     prog, _ = frontend(Sources.for_files([path]))
-    modname, _, fname = func.rpartition(".")
-    decl = prog.modules.get(modname).decls.get(fname) if modname in prog.modules else None
-    fntype = getattr(decl, "fntype", None)
-    if fntype is None:
-        raise CompileError(f"{path} has no function '{fname}'")
+    decl = find_function(prog, path.stem, args.function)
+    func, fname, fntype = decl.symbol, decl.name, decl.fntype
     ints = [_parse_int(a) for a in args.args]
     if len(ints) != len(fntype.params):
         raise CompileError(f"'{fname}' takes {len(fntype.params)} arguments, got {len(ints)}")
@@ -86,6 +82,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def find_function(prog, module: str, name: str):  # noqa: ANN001, ANN201
+    """The FuncDecl `name` names: `f` in the file's module, `mod.f`, or an @export symbol."""
+    from .decls import FuncDecl
+    modname, _, fname = name.rpartition(".")
+    mod = prog.modules.get(modname or module)
+    decl = mod.decls.get(fname) if mod is not None else None
+    if isinstance(decl, FuncDecl) and decl.module is mod:
+        return decl
+    for m in prog.modules.values():
+        for fd in m.functions():
+            if fd.exported and fd.symbol == name:
+                return fd
+    raise CompileError(f"no function '{name}' in module '{modname or module}' (nor an @export of that name)")
+
+
 def cmd_ir(args: argparse.Namespace) -> int:
     from .driver import module_ir
     irs = module_ir(_files([args.file]), optimized=not args.unoptimized)
@@ -105,9 +116,14 @@ def cmd_asm(args: argparse.Namespace) -> int:
     elf = ELFFile(io.BytesIO(image.elf))
     segs = [(s["p_vaddr"], s.data()) for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
     prefix = f"{path.stem}."
-    wanted = [s for s in sorted(image.symbols.values(), key=lambda s: s.addr)
-              if s.kind == "func" and (s.name == f"{prefix}{args.function}" if args.function
-                                       else s.name.startswith(prefix))]
+    if args.function:
+        from .driver import Sources, frontend
+        prog, _ = frontend(Sources.for_files([path]))
+        symbol = find_function(prog, path.stem, args.function).symbol
+        wanted = [s for s in image.symbols.values() if s.name == symbol]
+    else:
+        wanted = [s for s in sorted(image.symbols.values(), key=lambda s: s.addr)
+                  if s.kind == "func" and s.name.startswith(prefix)]
     if not wanted:
         raise CompileError(f"no function {args.function or '*'} in {path}")
     for sym in wanted:
@@ -156,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except CompileError as e:
         print(e.format(), file=sys.stderr)
+        return 1
+    except Exception as e:  # a LinkError names the objects, symbols and relocations involved
+        if type(e).__name__ != "LinkError":
+            raise
+        print(f"qkc: link error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

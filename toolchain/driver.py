@@ -118,8 +118,11 @@ def compile_ir(name: str, ir_text: str, cache_dir: Path | None, opt: int = 2) ->
     path = cache_dir / "objects" / f"{key}.o" if cache_dir else None
     if path is not None and path.exists():
         return CompiledModule(name, ir_text, path.read_bytes(), cached=True)
-    mod = optimize(parse_ir(ir_text, name), opt)
-    obj = emit_object(mod)
+    try:
+        mod = optimize(parse_ir(ir_text, name), opt)
+        obj = emit_object(mod)
+    except RuntimeError as e:  # LLVM rejects what it cannot assemble (inline asm text, mostly)
+        raise CompileError(f"LLVM could not compile module '{name}': {str(e).strip()}") from None
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")

@@ -106,6 +106,15 @@ def check_intrinsic(ck: "FunctionChecker", node: ast.Call, name: str) -> Type:
     if name == "asm":
         if len(args) < 2 or not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args[:2]):
             raise ck.err(node, 'asm takes a template and a constraint string: asm("mov %cr3, $0", "=r")')
+        parts = [p.strip() for p in args[1].value.split(",") if p.strip()]  # type: ignore[attr-defined]
+        outputs = [p for p in parts if p.startswith("=")]
+        inputs = [p for p in parts if not p.startswith(("=", "~"))]
+        if len(outputs) > 1 or (outputs and not parts[0].startswith("=")):
+            raise ck.err(args[1], "asm supports one output, and it comes first in the constraints")
+        if len(inputs) != len(args) - 2:
+            raise ck.err(args[1], f"asm constraints name {len(inputs)} input operand"
+                                  f"{'s' * (len(inputs) != 1)} but {len(args) - 2} "
+                                  f"{'were' if len(args) != 3 else 'was'} given")
         for a in args[2:]:
             t = ck.expr(a)
             if isinstance(t, UntypedIntType):

@@ -106,7 +106,14 @@ class ModuleLowerer:
         if kind == "bytes":
             return self.bytes_const(init[1])
         if kind == "addr":
-            return self.global_ref(init[1])
+            gv = self.global_ref(init[1])
+            if init[2] == 0:
+                return gv
+            return ir.FormattedConstant(PTR, f"getelementptr inbounds (i8, ptr {gv.get_reference()}, "
+                                             f"i64 {init[2]})")
+        if kind == "intptr":
+            return ir.FormattedConstant(PTR, f"inttoptr (i64 {init[1]} to ptr)") if init[1] else \
+                ir.Constant(PTR, None)
         if kind == "list":
             assert isinstance(t, ArrayType)
             items = [self.const_init(i, t.elem) for i in init[1]]
@@ -162,15 +169,33 @@ class FunctionLowerer:
 
     # ------------------------------------------------------------------ memory
 
-    def load(self, addr: ir.Value, t: Type) -> ir.Value:
+    def load(self, addr: ir.Value, t: Type, align: int | None = None) -> ir.Value:
         v = self.b.load(addr, typ=t.mem)
-        v.align = t.align if not isinstance(t, (StructType, ArrayType)) else None
+        v.align = align or (t.align if not isinstance(t, (StructType, ArrayType)) else None)
         return self.b.trunc(v, I1) if isinstance(t, BoolType) else v
 
-    def store(self, v: ir.Value, addr: ir.Value, t: Type) -> None:
+    def store(self, v: ir.Value, addr: ir.Value, t: Type, align: int | None = None) -> None:
         if isinstance(t, BoolType):
             v = self.b.zext(v, I8)
-        self.b.store(v, addr)
+        st = self.b.store(v, addr)
+        st.align = align
+
+    @staticmethod
+    def access_align(node: ast.expr) -> int | None:
+        """1 for a field (or an element of an array field) of a packed struct, else None
+        (the type's natural alignment)."""
+        while isinstance(node, (ast.Attribute, ast.Subscript)):
+            f = getattr(node, "qfield", None)
+            if f is not None and f[0].packed:
+                return 1
+            if isinstance(node, ast.Subscript) and isinstance(getattr(node.value, "qt", None), ArrayType):
+                node = node.value
+                continue
+            if isinstance(node, ast.Attribute) and f is not None and not f[2]:
+                node = node.value  # a field of a struct held by value: its container decides too
+                continue
+            break
+        return None
 
     # ------------------------------------------------------------------ statements
 
@@ -204,14 +229,16 @@ class FunctionLowerer:
 
     def assign(self, target: ast.expr, value: ast.expr) -> None:
         v = self.value(value)
-        self.store(v, self.address(target), target.qt if hasattr(target, "qt") else value.qconv)  # type: ignore[attr-defined]
+        self.store(v, self.address(target), target.qt if hasattr(target, "qt") else value.qconv,  # type: ignore[attr-defined]
+                   self.access_align(target))
 
     def stmt_AugAssign(self, s: ast.AugAssign) -> None:
         t: Type = s.qt  # type: ignore[attr-defined]
         addr = self.address(s.target)
-        cur = self.load(addr, t)
+        align = self.access_align(s.target)
+        cur = self.load(addr, t, align)
         rhs = self.value(s.value)
-        self.store(self.arith(s, s.op, cur, rhs, t, s.value), addr, t)
+        self.store(self.arith(s, s.op, cur, rhs, t, s.value), addr, t, align)
 
     def stmt_If(self, s: ast.If) -> None:
         then_bb = self.fn.append_basic_block("if.then")
@@ -376,10 +403,10 @@ class FunctionLowerer:
     def expr_Attribute(self, node: ast.Attribute) -> ir.Value:
         if isinstance(getattr(node, "qref", None), FuncDecl):
             return self.ml.func_ref(node.qref)  # type: ignore[attr-defined]
-        return self.load(self.address(node), node.qt)  # type: ignore[attr-defined]
+        return self.load(self.address(node), node.qt, self.access_align(node))  # type: ignore[attr-defined]
 
     def expr_Subscript(self, node: ast.Subscript) -> ir.Value:
-        return self.load(self.address(node), node.qt)  # type: ignore[attr-defined]
+        return self.load(self.address(node), node.qt, self.access_align(node))  # type: ignore[attr-defined]
 
     def expr_UnaryOp(self, node: ast.UnaryOp) -> ir.Value:
         if isinstance(node.op, ast.Not):

@@ -149,7 +149,7 @@ def _import_from(prog: Program, mod: ModuleInfo, stmt: ast.ImportFrom) -> None:
                 raise mod.error(stmt, f"qkernel.dialect has no name '{alias.name}'")
             _define(mod, local, DialectName(local, mod, stmt, original=alias.name), stmt)
         elif source == "typing":
-            if alias.name not in ("Final", "TYPE_CHECKING"):
+            if alias.name != "Final":
                 raise mod.error(stmt, f"typing.{alias.name} is not part of kernel Python (only Final)")
             _define(mod, local, DialectName(local, mod, stmt, original=alias.name), stmt)
         else:

@@ -84,6 +84,9 @@ class Env:
                 return FnType(params, self.resolve_type(mod, args[1], allow_void=True))
             if kind == "Final":
                 raise mod.error(node, "Final is only for module-level constants")
+            if head is None and isinstance(node.value, ast.Name) and node.value.id in ("ptr", "array", "fn"):
+                raise mod.error(node.value, f"'{node.value.id}' is not imported; add it to "
+                                            "'from qkernel.dialect import ...'")
             raise mod.error(node, f"'{ast.unparse(node.value)}' is not a generic type (ptr, array, fn)")
         if isinstance(node, (ast.Name, ast.Attribute)):
             d = self.lookup(mod, node)
@@ -95,7 +98,10 @@ class Env:
             if isinstance(d, AliasDecl):
                 return self.alias_type(d)
             if d is None:
-                raise mod.error(node, f"unknown type '{ast.unparse(node)}'")
+                name = ast.unparse(node)
+                if name in INT_TYPES:
+                    raise mod.error(node, f"'{name}' is not imported; add it to 'from qkernel.dialect import ...'")
+                raise mod.error(node, f"unknown type '{name}'")
             raise mod.error(node, f"'{ast.unparse(node)}' is not a type")
         raise mod.error(node, f"'{ast.unparse(node)}' is not a type")
 
@@ -111,6 +117,11 @@ class Env:
                 raise d.module.error(d.node, f"type alias '{d.name}' refers to itself")
             d.evaluating = True
             value = d.node.value  # type: ignore[attr-defined]
+            if not isinstance(value, (ast.Name, ast.Attribute, ast.Subscript)) or \
+                    (isinstance(value, ast.Constant) and not isinstance(value.value, str)):
+                raise d.module.error(d.node, f"module-level '{d.name} = ...' must be a type alias; write a "
+                                             f"constant as '{d.name}: Final = ...' and a variable with its "
+                                             f"type, e.g. '{d.name}: u64 = ...'")
             d.type = self.resolve_type(d.module, value)
             d.evaluating = False
         return d.type

@@ -63,14 +63,17 @@ class PvmPlatform:
     name = "pvm"
 
     def __init__(self, mem_size: int = DEFAULT_SIZE, layout: BootLayout = BootLayout(),
-                 kvm_path: str = "/dev/kvm") -> None:
+                 kvm_path: str = "/dev/kvm", irqchip: bool = False) -> None:
+        """irqchip: an in-kernel LAPIC (the kernel's x2APIC timer needs it); with it, `hlt`
+        waits in KVM for an interrupt instead of exiting to the host."""
         self.layout = layout
         self.kvm = Kvm(kvm_path)
         try:
             self.vm = self.kvm.create_vm()
             self.memory = GuestMemory(mem_size)
             self.vm.set_user_memory_region(0, 0, mem_size, self.memory.host_address)
-            self.vm.create_irqchip()  # in-kernel LAPIC (x2APIC timer); must precede vCPUs
+            if irqchip:
+                self.vm.create_irqchip()  # must precede vCPU creation (EINVAL after)
             self.vcpu = self.vm.create_vcpu(0)
             cpuid = self.kvm.supported_cpuid()
             self.vcpu.set_cpuid2(cpuid)

@@ -25,13 +25,14 @@ def detect(kvm_path: str = "/dev/kvm") -> tuple[str, str]:
 
 
 def create(name: str, mem_size: int, layout: BootLayout):  # noqa: ANN201
-    """An instance of the named platform (imports unicorn only for emu)."""
+    """An instance of the named platform, with the interrupt controller the kernel needs
+    (imports unicorn only for emu)."""
     if name == "pvm":
         from .pvm import PvmPlatform
-        return PvmPlatform(mem_size, layout)
+        return PvmPlatform(mem_size, layout, irqchip=True)
     if name == "kvm":
         from .kvm import KvmPlatform
-        return KvmPlatform(mem_size, layout)
+        return KvmPlatform(mem_size, layout, irqchip=True)
     if name == "emu":
         from .emu import EmuPlatform
         return EmuPlatform(mem_size, layout)

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from qvisor.kvm.exits import Hlt, InternalError, IoOut, Shutdown
+from qvisor.kvm.exits import Hlt, InternalError, IoOut, Mmio, Shutdown
 from qvisor.platform import Handlers
 from qvisor.platform import emu_cpu
 from qvisor.platform.emu import EmuPlatform, RunTimeout, X2Apic
@@ -148,6 +148,15 @@ idtr:
     hlt
 """,
         "0f0b0f05f4"),
+    # int3 from ring 3: through a DPL 3 gate (ud_handler returns 2 bytes further), or #GP(0x1a)
+    "user_int3": ("""
+    int3
+    nop
+    nop
+    syscall
+    hlt
+""",
+        "cc90900f05f4"),
     # (d) x2APIC: CPUID bit, enable, periodic timer vector 32 every 1 ms; `sti; hlt` until the
     # handler (which counts in ebx and EOIs) has run 3 times; then mask the timer and report the
     # count and APIC_BASE bits 15:8 (EN|EXTD -> 0x0d); `sti; hlt` with no timer is a Hlt exit
@@ -226,6 +235,80 @@ idtr:
         "10b90b08000031c031d20f305a595848cf000000000000000000000000000000000000000000000000000000"
         "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
         "000000000000000000000000000000000000000000000000000000000000000000000000000000000000"),
+    # preemption of ring 3: periodic timer, iretq to a user spin loop with IF=1; each tick's
+    # handler (on the TSS RSP0 stack) reports 'T' and the interrupted CS, EOIs; the third one
+    # returns to the user's hlt instead, whose #GP (IST1) reports 'G' and halts at CPL 0
+    "user_timer": ("""
+    lidt idtr(%rip)
+    mov $0x1b, %ecx         # x2APIC on, timer: periodic vector 32, 1 ms
+    rdmsr
+    or $0xc00, %eax
+    wrmsr
+    mov $0x80f, %ecx
+    mov $0x1ff, %eax
+    xor %edx, %edx
+    wrmsr
+    mov $0x83e, %ecx
+    mov $0xb, %eax
+    wrmsr
+    mov $0x832, %ecx
+    mov $0x20020, %eax
+    wrmsr
+    mov $0x838, %ecx
+    mov $1000000, %eax
+    wrmsr
+    xor %ebx, %ebx
+    push $0x1b
+    push $0x400800
+    push $0x202
+    push $0x23
+    push $0x400000
+    iretq
+    .org 0xc0
+gp_handler:
+    mov $0x47, %al
+    out %al, $0x10
+    hlt
+    .org 0x100
+timer_handler:
+    push %rax
+    push %rcx
+    push %rdx
+    mov $0x54, %al
+    out %al, $0x10
+    mov 32(%rsp), %rax      # the interrupted CS
+    out %al, $0x10
+    mov $0x80b, %ecx
+    xor %eax, %eax
+    xor %edx, %edx
+    wrmsr
+    inc %ebx
+    cmp $3, %ebx
+    jb 1f
+    movq $0x400002, 24(%rsp)
+1:  pop %rdx
+    pop %rcx
+    pop %rax
+    iretq
+    .org 0x180
+idtr:
+    .word 0
+    .quad 0
+""",
+        "0f011d79010000b91b0000000f320d000c00000f30b90f080000b8ff01000031d20f30b93e080000b80b0000"
+        "000f30b932080000b8200002000f30b938080000b840420f000f3031db6a1b680008400068020200006a2368"
+        "0000400048cf0000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "00000000000000000000000000000000b047e610f40000000000000000000000000000000000000000000000"
+        "000000000000000000000000000000000000000000000000000000000000000000000000505152b054e61048"
+        "8b442420e610b90b08000031c031d20f30ffc383fb03720948c7442418020040005a595848cf000000000000"
+        "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "000000000000000000000000000000000000000000000000000000000000000000000000000000000000"),
+    "user_spin": ("""
+1:  jmp 1b
+    hlt
+""",
+        "ebfef4"),
     "spin": ("""
 1:  jmp 1b
 """,
@@ -453,6 +536,34 @@ def test_c_ring3_exceptions_syscall_and_back(emu):
     assert gp == (0, 0x40_0004, 0x23, 0x202, 0x40_0800, 0x1b)
 
 
+def test_timer_preempts_ring3(emu):
+    lay = emu.layout
+
+    def prepare(p):
+        install_idt(p, 0x180, {13: (0xC0, 1, GATE_INTR), 32: (0x100, 0, GATE_INTR)})
+        set_tss_stacks(p, rsp0=lay.KERNEL_BASE + 0x8000, ist1=lay.KERNEL_BASE + 0xA000)
+        map_user_page(p)
+        p.memory.write(0x40_0000, code("user_spin"))
+    e, out = run_guest(emu, "user_timer", prepare=prepare)
+    assert (e, out) == (Hlt(), b"T\x23T\x23T\x23G")
+    assert emu.stats["interrupts"] == 3
+
+
+@pytest.mark.parametrize("gate, expect", [
+    (GATE_USER, b"U\x23\x1bS\x02G\x23\x00"),   # int3 reaches its handler, back to ring 3
+    (GATE_INTR, b"G\x23\x1a"),                  # DPL 0 gate: #GP(3 * 8 + 2)
+])
+def test_int3_from_ring3_checks_gate_dpl(emu, gate, expect):
+    lay = emu.layout
+
+    def prepare(p):
+        install_idt(p, 0x140, {3: (0x80, 0, gate), 13: (0xC0, 1, GATE_INTR)})
+        set_tss_stacks(p, rsp0=lay.KERNEL_BASE + 0x8000, ist1=lay.KERNEL_BASE + 0xA000)
+        map_user_page(p)
+        p.memory.write(0x40_0000, code("user_int3"))
+    assert run_guest(emu, "user", prepare=prepare) == (Hlt(), expect)
+
+
 # ---- (d) x2APIC timer -------------------------------------------------------------------------
 def test_d_timer_ticks_wake_sti_hlt(emu):
     t = time.perf_counter()
@@ -497,6 +608,25 @@ def test_x2apic_model():
     assert not a.timer_armed
     a.wrmsr(0x838, 0)
     assert a.next_ns is None
+
+
+def test_memory_outside_ram_is_mmio_and_fetch_is_internal_error(emu):
+    def map_1g(p):                             # VA 1 GiB -> PA 1 GiB (beyond the 16 MiB)
+        m, cr3 = p.memory, p.regs().cr3
+        m.write_u64(cr3, 0x9_0000 | 3)
+        m.write_u64(0x9_0000 + 8, 0x9_1000 | 3)
+        m.write_u64(0x9_1000, 0x4000_0000 | 0x83)
+    guests = {"48bb0000004000000000488b03f4": Mmio(0x4000_0000, b"\xff" * 8, False),
+              "48bb000000400000000048c70301000000f4": Mmio(0x4000_0000, b"\1" + bytes(7), True)}
+    for hexcode, want in guests.items():
+        emu.load_flat(bytes.fromhex(hexcode), emu.layout.KERNEL_BASE)   # mov (%rbx) / to it
+        map_1g(emu)
+        assert emu.run(Handlers(), timeout=2) == want
+    emu.load_flat(bytes.fromhex("48bb0000004000000000ffe3"), emu.layout.KERNEL_BASE)  # jmp *%rbx
+    map_1g(emu)
+    e = emu.run(Handlers(), timeout=2)
+    assert isinstance(e, InternalError) and e.data[4] == 0x4000_0000
+    assert "UC_ERR_FETCH_UNMAPPED" in emu.last_error
 
 
 # ---- the unicorn internals ----------------------------------------------------------------

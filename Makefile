@@ -28,8 +28,12 @@ kernel: setup
 test: setup
 	$(VPY) -m pytest
 
+# The main job as far as it goes today: build the kernel, boot it in a VM (pvm/kvm when /dev/kvm
+# works, unicorn otherwise) through its self-test, then run a kernel-Python function compiled by qkc.
 demo: kernel
-	$(VENV)/bin/qkc run examples/fib.py fib 30
+	$(VENV)/bin/qvisor boot
+	@echo "qkc run examples/fib.py fib 90:"
+	@$(VENV)/bin/qkc run examples/fib.py fib 90
 
 bench: setup
 	$(VPY) -m bench

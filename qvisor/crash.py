@@ -61,9 +61,13 @@ def trap_frame(mem: GuestMemory, frame_gpa: int) -> dict[str, int] | None:
     return dict(zip(TRAPFRAME_FIELDS, struct.unpack(f"<{len(TRAPFRAME_FIELDS)}Q", raw)))
 
 
+TRAP_VECTORS = (3, 4)  # #BP, #OF: traps, the saved rip is after the instruction
+
+
 def disassemble_around(mem: GuestMemory, layout: BootLayout, syms: KernelSymbols, rip: int,
-                       before: int = 6, after: int = 4) -> list[str]:
-    """Instructions around rip, decoded from the start of rip's function (exact boundaries)."""
+                       before: int = 6, after: int = 4, trapped: bool = False) -> list[str]:
+    """Instructions around rip, decoded from the start of rip's function (exact boundaries).
+    trapped: rip is just after the instruction to mark (a trap-class exception)."""
     import capstone
     hit = syms.lookup(rip)
     start = hit[1] if hit and rip - hit[1] < 0x4000 else max(rip - 32, 0)
@@ -72,13 +76,14 @@ def disassemble_around(mem: GuestMemory, layout: BootLayout, syms: KernelSymbols
         return [f"  (code at {rip:#x} is not readable)"]
     md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     insns = list(md.disasm(code, start))
-    idx = next((i for i, x in enumerate(insns) if x.address == rip), None)
+    idx = next((i for i, x in enumerate(insns)
+                if (x.address + x.size if trapped else x.address) == rip), None)
     if idx is None:
         insns = list(md.disasm(code[rip - start:], rip))
         idx = 0
     lines = []
-    for x in insns[max(0, idx - before): idx + after + 1]:
-        mark = "=>" if x.address == rip else "  "
+    for i, x in enumerate(insns[max(0, idx - before): idx + after + 1], max(0, idx - before)):
+        mark = "=>" if i == idx else "  "
         raw = x.bytes.hex(" ")
         lines.append(f"{mark} {x.address:#018x} <{syms.symbolize(x.address)}>  {raw:<24} "
                      f"{x.mnemonic} {x.op_str}".rstrip())
@@ -135,7 +140,7 @@ def format_report(info: CrashInfo, mem: GuestMemory, layout: BootLayout, syms: K
     rip = r.get("rip")
     if rip is not None:
         out.append(f"at {syms.symbolize(rip)}:")
-        out += disassemble_around(mem, layout, syms, rip)
+        out += disassemble_around(mem, layout, syms, rip, trapped=r.get("vector") in TRAP_VECTORS)
         out.append("backtrace:")
         out += backtrace(mem, layout, syms, rip, r.get("rbp", 0))
     elif info.insn_bytes:

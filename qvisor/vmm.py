@@ -16,7 +16,7 @@ from qkernel import abi as K
 from .abi import BOOT_LAYOUT, pack_boot_params
 from .crash import EXIT_KERNEL_CRASH, CrashInfo
 from .kvm.exits import Hlt, InternalError, Shutdown, describe
-from .platform import Handlers
+from .platform import Handlers, RunTimeout
 from .platform import select as platforms
 from .qcall import GuestExit, KernelPanic, QcallFault, QcallServer
 
@@ -66,7 +66,8 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
             if isinstance(e, Shutdown):
                 crash = CrashInfo("triple fault (the CPU shut down)", regs)
             elif isinstance(e, InternalError):
-                crash = CrashInfo(f"the hypervisor stopped the VM ({describe(e)})", regs,
+                detail = getattr(vm, "last_error", None) or describe(e)
+                crash = CrashInfo(f"the {platform} platform stopped the VM ({detail})", regs,
                                   e.insn_bytes)
             elif isinstance(e, Hlt):
                 crash = CrashInfo("the kernel halted without reporting an exit status", regs)
@@ -80,9 +81,7 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
             crash = CrashInfo(f"kernel panic: {p.message}", regs or _regs_dict(vm))
         except QcallFault as f:
             crash = CrashInfo(f"bad qcall: {f.reason}", _regs_dict(vm))
-        except Exception as ex:  # RunTimeout and friends
-            if type(ex).__name__ != "RunTimeout":
-                raise
+        except RunTimeout:
             crash = CrashInfo(f"the kernel did not finish within {timeout} s", _regs_dict(vm))
         report = None
         if crash is not None:  # capstone and pyelftools are imported only here

@@ -103,6 +103,14 @@ class Handlers:
         return True
 
 
+class RunTimeout(Exception):
+    """run(timeout=...) expired with the guest still running; `regs` is where it was."""
+
+    def __init__(self, timeout: float, regs: Regs) -> None:
+        super().__init__(f"guest still running after {timeout} s (rip {regs.rip:#x})")
+        self.timeout, self.regs = timeout, regs
+
+
 class Platform(Protocol):
     name: str
     memory: GuestMemory
@@ -117,7 +125,10 @@ class Platform(Protocol):
     def regs(self) -> Regs:
         """Snapshot of the boot vCPU's registers."""
 
+    def flush_code(self) -> None:
+        """Forget translated code after the host wrote guest memory the guest may execute."""
+
     def close(self) -> None: ...
 
 
-__all__ = ["Platform", "Handlers", "Regs", "describe"]
+__all__ = ["Platform", "Handlers", "Regs", "RunTimeout", "describe"]

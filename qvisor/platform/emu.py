@@ -66,7 +66,7 @@ from ..pagetables import BootLayout, BootState, CpuFeatures, Segment, build_boot
 from . import Handlers, Regs
 from . import emu_cpu as C
 from .loader import load_elf, load_flat
-from .pvm import RunTimeout
+from . import RunTimeout
 
 __all__ = ["EmuPlatform", "X2Apic", "RunTimeout"]
 

@@ -32,17 +32,8 @@ from ..kvm.exits import (Exit, FailEntry, Hlt, InternalError, Interrupted, IoIn,
 from ..kvm.vm import Kvm, KvmError, cpuid_find
 from ..memory import DEFAULT_SIZE, GuestMemory
 from ..pagetables import BootLayout, BootState, CpuFeatures, Segment, build_boot_state
-from . import Handlers, Regs
+from . import Handlers, Regs, RunTimeout
 from .loader import load_elf, load_flat
-
-
-class RunTimeout(KvmError):
-    """run(timeout=...) expired with the guest still running; `regs` is where it was."""
-
-    def __init__(self, timeout: float, regs: Regs) -> None:
-        super().__init__("KVM_RUN", None, f"guest still running after {timeout} s "
-                                          f"(rip {regs.rip:#x})")
-        self.regs = regs
 
 
 def features_from_cpuid(cpuid) -> CpuFeatures:
@@ -187,6 +178,9 @@ class PvmPlatform:
         gp = {f: getattr(r, f) for f, _ in S.kvm_regs._fields_}
         return Regs(**gp, cs=s.cs.selector, ss=s.ss.selector, cr0=s.cr0, cr2=s.cr2,
                     cr3=s.cr3, cr4=s.cr4, efer=s.efer)
+
+    def flush_code(self) -> None:
+        """Nothing to do: KVM sees guest memory writes directly."""
 
     def close(self) -> None:
         for name in ("vm", "kvm"):                # vm closes its vCPUs first

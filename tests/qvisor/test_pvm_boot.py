@@ -11,7 +11,7 @@ from elf_builder import PF_R, PF_X, make_elf
 from qvisor.kvm import (Hlt, InternalError, IoIn, IoOut, Kvm, KvmError, Shutdown, describe)
 from qvisor.kvm import ioctls as K
 from qvisor.platform import Handlers
-from qvisor.platform.pvm import RunTimeout
+from qvisor.platform import RunTimeout
 from qvisor_guests import GUESTS, IN_PORT, OUT_PORT, code
 
 ON_PVM = os.path.exists("/sys/module/kvm_pvm")

@@ -7,7 +7,7 @@ MAX_FRAMES frames (4 GiB); RAM above that is ignored, and init() logs it.
 from __future__ import annotations
 
 from qkernel.abi import PAGE_SIZE
-from qkernel.dialect import Final, addr_of, array, memset, sizeof, u64
+from qkernel.dialect import Final, addr_of, array, asm, memset, u64
 
 MAX_FRAMES: Final = 1 << 20
 WORDS: Final = MAX_FRAMES // 64
@@ -44,15 +44,18 @@ def init(mem_size: u64, first_free: u64) -> None:
     hint = start >> 6
 
 
+def lowest_set(x: u64) -> u64:
+    """Index of the lowest set bit of a nonzero x (bsf: known to every x86 emulator)."""
+    return asm("bsfq $1, $0", "=r,r", x)
+
+
 def alloc() -> u64:
     """A free frame's guest-physical address (not zeroed), or 0 when memory is exhausted."""
     global nfree, hint
     for w in range(hint, (nframes + 63) >> 6):
         word = bitmap[w]
         if word != 0xFFFFFFFFFFFFFFFF:
-            bit: u64 = 0
-            while word & (u64(1) << bit) != 0:
-                bit += 1
+            bit = lowest_set(~word)
             bitmap[w] = word | (u64(1) << bit)
             nfree -= 1
             hint = w

@@ -14,8 +14,8 @@ from qkernel.mm.addr import pa
 from qkernel.qcall import qcall
 
 RING_SIZE: Final = 16384  # bytes; a power of two
-ring: array[u8, 16384]
-ring_head: u64            # total bytes ever written; the tail is ring[(head - n) % RING_SIZE ...]
+ring: array[u8, 16384] = array[u8, 16384]()
+ring_head: u64 = 0            # total bytes ever written; the tail is ring[(head - n) % RING_SIZE ...]
 console_level: u64 = LOG_INFO
 line: fmt.Line = fmt.Line()  # the message being built (shared: one CPU, no preemption)
 

@@ -7,7 +7,7 @@ from qkernel.abi import (BOOT_FAULT_DE, BOOT_FAULT_INT3, BOOT_FAULT_PANIC, BOOT_
                          BOOT_FAULT_TRIPLE, BOOT_FAULT_UD, BOOT_MAGIC, BOOT_SELFTEST, MODE_FLAT,
                          PLATFORM_EMU, PLATFORM_KVM, PLATFORM_PVM, QCALL_CONSOLE_WRITE, QCALL_EXIT,
                          BootParams)
-from qkernel.arch import cpu, gdt, idt
+from qkernel.arch import gdt, idt
 from qkernel.dialect import addr_of, asm, cast, export, halt, ptr, trap, u64, u8, volatile_load
 from qkernel import klog, selftest
 from qkernel.lib import fmt
@@ -16,7 +16,7 @@ from qkernel.mm.addr import pa
 from qkernel.panic import panic
 from qkernel.qcall import qcall
 
-banner: fmt.Line
+banner: fmt.Line = fmt.Line()
 
 
 def platform_name(p: u64) -> ptr[u8]:

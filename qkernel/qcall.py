@@ -6,7 +6,7 @@ from qkernel.abi import QCALL_PORT, Qcall
 from qkernel.dialect import addr_of, outl, u32, u64
 from qkernel.mm.addr import pa
 
-request: Qcall
+request: Qcall = Qcall()
 
 
 def qcall(nr: u64, a0: u64, a1: u64, a2: u64, a3: u64) -> u64:

@@ -23,7 +23,7 @@ from .intrinsics import check_intrinsic
 from .parse import unsupported_name
 from .resolve import ModuleInfo
 from .typeexpr import Env
-from .types import (BOOL, I64, INT_TYPES, NULL, U64, UNTYPED_INT, VOID, ArrayType, BoolType,
+from .types import (BOOL, I64, INT_TYPES, NULL, U64, UNTYPED_INT, ArrayType, BoolType,
                     FnType, IntType, NullType, PtrType, StructType, Type, UntypedIntType, VoidType,
                     is_int)
 
@@ -504,7 +504,8 @@ class FunctionChecker:
             if isinstance(op, ast.Sub) and isinstance(lt, PtrType) and lt == rt:
                 return I64
             raise self.err(node, f"operator '{sym}' on {lt} and {rt}")
-        if isinstance(lt, BoolType) and isinstance(rt, BoolType) and isinstance(op, (ast.BitAnd, ast.BitOr, ast.BitXor)):
+        if isinstance(lt, BoolType) and isinstance(rt, BoolType) \
+                and isinstance(op, (ast.BitAnd, ast.BitOr, ast.BitXor)):
             return BOOL
         if not is_int(lt) or not is_int(rt):
             raise self.err(node, f"operator '{sym}' needs integers, got {lt} and {rt}")
@@ -554,7 +555,7 @@ class FunctionChecker:
             ta, tb = types[i], types[i + 1]
             if isinstance(ta, (PtrType, FnType, NullType)) or isinstance(tb, (PtrType, FnType, NullType)):
                 if not isinstance(op, (ast.Eq, ast.NotEq)) and not (isinstance(ta, PtrType) and ta == tb):
-                    raise self.err(node, f"pointers are compared with == and != (or < between equal pointer types)")
+                    raise self.err(node, "pointers are compared with == and != (or < between equal pointer types)")
                 pt = ta if not isinstance(ta, (NullType, UntypedIntType)) else tb
                 if isinstance(pt, (NullType, UntypedIntType)):
                     raise self.err(node, "comparison of two NULLs")
@@ -681,7 +682,8 @@ class FunctionChecker:
         st = self.expr(a, t if isinstance(t, IntType) else None)
         node.qcall = ("cast", t)  # type: ignore[attr-defined]
         ok = (isinstance(t, IntType) and isinstance(st, (IntType, BoolType, PtrType, FnType, UntypedIntType))) \
-            or (isinstance(t, (PtrType, FnType)) and isinstance(st, (IntType, PtrType, FnType, UntypedIntType, NullType)))
+            or (isinstance(t, (PtrType, FnType))
+                and isinstance(st, (IntType, PtrType, FnType, UntypedIntType, NullType)))
         if isinstance(st, ArrayType) and isinstance(t, PtrType) and self.is_lvalue(a):
             ok = True
         if not ok:

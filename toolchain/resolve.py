@@ -237,7 +237,8 @@ def _struct(mod: ModuleInfo, node: ast.ClassDef) -> StructDecl:
             raise mod.error(stmt, "classes with methods are not supported; "
                                   "write module-level functions that take ptr[Struct]")
         elif not (_is_docstring(stmt) or isinstance(stmt, ast.Pass)):
-            raise mod.error(stmt, f"{unsupported_name(stmt)} is not allowed in a struct body (only 'name: type' fields)")
+            raise mod.error(stmt, f"{unsupported_name(stmt)} is not allowed in a struct body "
+                                  "(only 'name: type' fields)")
     return StructDecl(node.name, mod, node, stype=StructType(f"{mod.name}.{node.name}", packed=packed))
 
 

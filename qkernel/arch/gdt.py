@@ -34,10 +34,10 @@ class Dtr:
     base: u64
 
 
-gdt: array[u64, 8]
-tss: Tss
-ist1_stack: array[u8, 16384]
-kernel_stack: array[u8, 16384]  # rsp0: where ring-3 traps land (split mode)
+gdt: array[u64, 8] = array[u64, 8]()
+tss: Tss = Tss()
+ist1_stack: array[u8, 16384] = array[u8, 16384]()
+kernel_stack: array[u8, 16384] = array[u8, 16384]()  # rsp0: where ring-3 traps land (split mode)
 
 
 def init() -> None:

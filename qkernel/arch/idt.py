@@ -22,7 +22,7 @@ class Gate:
     reserved: u32
 
 
-idt: array[Gate, 256]
+idt: array[Gate, 256] = array[Gate, 256]()
 
 
 def stubs_address() -> u64:

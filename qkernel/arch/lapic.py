@@ -21,7 +21,7 @@ LVT_PERIODIC: Final = 1 << 17
 LVT_MASKED: Final = 1 << 16
 CPUID_ECX_X2APIC: Final = 1 << 21
 
-enabled: bool
+enabled: bool = False
 
 
 def available() -> bool:

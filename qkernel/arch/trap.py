@@ -56,7 +56,7 @@ NAMES: array[ptr[u8], 32] = [
     b"reserved", b"#HV hypervisor injection", b"#VC VMM communication", b"#SX security",
     b"reserved"]
 
-ticks: u64
+ticks: u64 = 0
 
 
 @export("trap_dispatch")

@@ -12,10 +12,10 @@ from qkernel.dialect import Final, addr_of, array, asm, memset, u64
 MAX_FRAMES: Final = 1 << 20
 WORDS: Final = MAX_FRAMES // 64
 
-bitmap: array[u64, 16384]
-nframes: u64
-nfree: u64
-hint: u64  # no free frame below word `hint`
+bitmap: array[u64, 16384] = array[u64, 16384]()
+nframes: u64 = 0
+nfree: u64 = 0
+hint: u64 = 0  # no free frame below word `hint`
 
 
 def init(mem_size: u64, first_free: u64) -> None:

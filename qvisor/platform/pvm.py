@@ -29,7 +29,7 @@ import time
 from ..kvm import structs as S
 from ..kvm.exits import (Exit, FailEntry, Hlt, InternalError, Interrupted, IoIn, IoOut, Mmio,
                          Shutdown)
-from ..kvm.vm import Kvm, KvmError, cpuid_find
+from ..kvm.vm import Kvm, cpuid_find
 from ..memory import DEFAULT_SIZE, GuestMemory
 from ..pagetables import BootLayout, BootState, CpuFeatures, Segment, build_boot_state
 from . import Handlers, Regs, RunTimeout

@@ -31,7 +31,7 @@ def generated_source() -> str:
     for t in TYPES:
         for name, op in OPS.items():
             lines += [f"def {name}_{t}(a: {t}, b: {t}) -> {t}:", f"    return a {op} b", ""]
-        lines += [f"def unary_{t}(a: {t}) -> {t}:", f"    return (-a) ^ (~a) + (a * 3 - 7)", ""]
+        lines += [f"def unary_{t}(a: {t}) -> {t}:", "    return (-a) ^ (~a) + (a * 3 - 7)", ""]
         lines += [f"def cmp_{t}(a: {t}, b: {t}) -> u8:",
                   "    return u8(a < b) + u8(a <= b) * 2 + u8(a == b) * 4 + u8(a > b) * 8", ""]
     for small, big in [("u8", "u32"), ("u16", "u64"), ("i8", "i32"), ("i16", "i64"), ("u32", "u64")]:

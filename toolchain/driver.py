@@ -218,6 +218,13 @@ def build_files(paths: list[Path], cache_dir: Path | None = None, *, base: int =
     return link_objects(objs, base=base)
 
 
+def build_modules(modules: list[str], cache_dir: Path | None = None, *, root: Path = PROJECT_ROOT,
+                  base: int = KERNEL_BASE):  # noqa: ANN201
+    """Compiles and links kernel modules by dotted name (and what they import), without boot/:
+    the image kernel unit tests load into toolchain.emucall.Machine."""
+    return link_objects(compile_objects(Sources(modules, [root]), cache_dir), base=base)
+
+
 def module_ir(paths: list[Path], optimized: bool = True) -> dict[str, str]:
     prog, env = frontend(Sources.for_files(paths))
     irs = lower_program(prog, env)

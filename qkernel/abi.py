@@ -12,7 +12,7 @@ arguments are guest-physical.
 
 from __future__ import annotations
 
-from qkernel.dialect import Final, array, struct, u8, u64
+from qkernel.dialect import Final, array, struct, u8, u32, u64
 
 # ---- memory layout (virtual addresses in the upper half, none in the top 2 GiB)
 DIRECT_MAP_BASE: Final = 0xFFFF_8000_0000_0000  # + pa -> pa, all of guest RAM
@@ -25,6 +25,8 @@ PAGE_TABLES_PHYS: Final = 0x1_0000
 PAGE_TABLES_END: Final = 0x8_0000
 BOOT_STACK_PHYS: Final = 0x8_0000
 BOOT_STACK_SIZE: Final = 0x1_0000
+ARGS_PHYS: Final = 0x10_0000   # the program's argument block (see BootParams.args_len)
+ARGS_MAX: Final = 0x10_0000    # bytes, like Linux's ARG_MAX order of magnitude
 PAGE_SIZE: Final = 4096
 
 # ---- boot parameters
@@ -57,6 +59,12 @@ class BootParams:
     log_level: u64       # messages at this level or more severe go to the console
     image_end_phys: u64  # first guest-physical byte after the kernel image (page aligned)
     tsc_khz: u64         # TSC frequency reported by the host, 0 if unknown
+    # The program to run (0 when only booting): at ARGS_PHYS, args_len bytes of NUL-terminated
+    # strings: the executable's path in the root, argc argument strings, envc environment
+    # strings ("K=V"), then the working directory.
+    argc: u64
+    envc: u64
+    args_len: u64
     cmdline: array[u8, 256]
 
 
@@ -68,8 +76,45 @@ QCALL_EXIT: Final = 2           # (status) -> does not return
 QCALL_CLOCK: Final = 3          # (clock id: 0 realtime, 1 monotonic) -> nanoseconds
 QCALL_RANDOM: Final = 4         # (buf_pa, len) -> len
 QCALL_LOG: Final = 5            # (level, buf_pa, len) -> 0
-QCALL_PANIC: Final = 6          # (msg_pa, len) -> does not return; the host writes a crash report
-QCALL_MAX: Final = 7
+QCALL_PANIC: Final = 6          # (msg_pa, len, frame_pa) -> does not return; the host writes a crash report
+# Files of the sandbox root (a host directory, read-only). Paths are resolved inside the root:
+# absolute paths start at the root, and neither `..` nor symlinks ever leave it.
+QCALL_OPEN: Final = 7           # (path_pa, path_len, flags OPEN_*) -> handle >= 0 | -errno
+QCALL_PREAD: Final = 8          # (handle, buf_pa, len, offset) -> bytes read | -errno
+QCALL_CLOSE: Final = 9          # (handle) -> 0 | -EBADF
+QCALL_FSTAT: Final = 10         # (handle, stat_pa) -> 0, a Stat written at stat_pa | -errno
+QCALL_STAT: Final = 11          # (path_pa, path_len, stat_pa, nofollow) -> 0 | -errno
+QCALL_READLINK: Final = 12      # (path_pa, path_len, buf_pa, buf_len) -> bytes | -errno
+QCALL_TTY_IOCTL: Final = 13     # (fd 0..2, request TCGETS|TIOCGWINSZ, buf_pa) -> 0 | -ENOTTY/-EINVAL
+QCALL_CONSOLE_READ: Final = 14  # (fd 0, buf_pa, len) -> bytes read (0 at EOF) | -errno
+QCALL_MAX: Final = 15
+
+OPEN_DIRECTORY: Final = 1       # fail with -ENOTDIR unless the path is a directory
+OPEN_NOFOLLOW: Final = 2        # do not follow a symlink in the last component (-ELOOP)
+HOST_FILES_MAX: Final = 256     # open handles per sandbox (-EMFILE beyond)
+
+
+@struct
+class Stat:
+    """struct stat as Linux x86-64 lays it out (144 bytes): fstat/newfstatat copy it as is."""
+    st_dev: u64
+    st_ino: u64
+    st_nlink: u64
+    st_mode: u32
+    st_uid: u32
+    st_gid: u32
+    pad0: u32
+    st_rdev: u64
+    st_size: u64
+    st_blksize: u64
+    st_blocks: u64
+    st_atime: u64
+    st_atime_nsec: u64
+    st_mtime: u64
+    st_mtime_nsec: u64
+    st_ctime: u64
+    st_ctime_nsec: u64
+    unused: array[u64, 3]
 
 
 @struct

@@ -79,3 +79,63 @@ isr_common:
     addq $16, %rsp
     iretq
     .size isr_common, .-isr_common
+
+# syscall_entry  LSTAR target (split mode: `syscall` from ring 3 arrives here at CPL 0 with the
+#                user's rsp). Switches to syscall_stack_top, builds a TrapFrame with vector
+#                SYSCALL_MARK (0x200), rip = rcx, rflags = r11, the user cs/ss and rsp, calls
+#                trap_dispatch like every trap, and returns with iretq (never sysretq: no
+#                non-canonical-rcx hazard). On kvm_pvm a user `syscall` jumps here without
+#                leaving CPL 3; the instruction fetch faults (#PF) and trap_dispatch recognises
+#                rip == syscall_entry instead.
+    .globl syscall_entry
+    .type syscall_entry,@function
+    .balign 16
+syscall_entry:
+    movq %rsp, syscall_user_rsp(%rip)
+    movq syscall_stack_top(%rip), %rsp
+    pushq $0x1b
+    pushq syscall_user_rsp(%rip)
+    pushq %r11
+    pushq $0x23
+    pushq %rcx
+    pushq $0
+    pushq $0x200
+    jmp isr_common
+    .size syscall_entry, .-syscall_entry
+
+# enter_user(rip, rsp): the first entry into ring 3: iretq to rip with the given stack, user
+# selectors, interrupts enabled, every general register zero (as Linux starts a process).
+    .globl enter_user
+    .type enter_user,@function
+enter_user:
+    pushq $0x1b
+    pushq %rsi
+    pushq $0x202
+    pushq $0x23
+    pushq %rdi
+    xorl %eax, %eax
+    xorl %ebx, %ebx
+    xorl %ecx, %ecx
+    xorl %edx, %edx
+    xorl %esi, %esi
+    xorl %edi, %edi
+    xorl %ebp, %ebp
+    xorl %r8d, %r8d
+    xorl %r9d, %r9d
+    xorl %r10d, %r10d
+    xorl %r11d, %r11d
+    xorl %r12d, %r12d
+    xorl %r13d, %r13d
+    xorl %r14d, %r14d
+    xorl %r15d, %r15d
+    iretq
+    .size enter_user, .-enter_user
+
+    .data
+    .balign 8
+    .globl syscall_user_rsp
+syscall_user_rsp:
+    .quad 0
+    .globl syscall_stack_top
+syscall_stack_top:
+    .quad 0

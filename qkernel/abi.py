@@ -45,6 +45,7 @@ BOOT_FAULT_DE: Final = 8      # divide by zero
 BOOT_FAULT_PANIC: Final = 16  # call panic()
 BOOT_FAULT_INT3: Final = 32   # int3 at CPL 0
 BOOT_FAULT_TRIPLE: Final = 64  # load an empty IDT and fault
+BOOT_STRACE: Final = 128      # print every system call and its result to stderr
 
 CMDLINE_MAX: Final = 256
 
@@ -87,7 +88,9 @@ QCALL_STAT: Final = 11          # (path_pa, path_len, stat_pa, nofollow) -> 0 | 
 QCALL_READLINK: Final = 12      # (path_pa, path_len, buf_pa, buf_len) -> bytes | -errno
 QCALL_TTY_IOCTL: Final = 13     # (fd 0..2, request TCGETS|TIOCGWINSZ, buf_pa) -> 0 | -ENOTTY/-EINVAL
 QCALL_CONSOLE_READ: Final = 14  # (fd 0, buf_pa, len) -> bytes read (0 at EOF) | -errno
-QCALL_MAX: Final = 15
+QCALL_NANOSLEEP: Final = 15     # (nanoseconds) -> 0; the host sleeps (no other vCPU work exists yet)
+QCALL_STDIO_FSTAT: Final = 16   # (fd 0..2, stat_pa) -> 0 | -errno: the host's fstat of that stdio fd
+QCALL_MAX: Final = 17
 
 OPEN_DIRECTORY: Final = 1       # fail with -ENOTDIR unless the path is a directory
 OPEN_NOFOLLOW: Final = 2        # do not follow a symlink in the last component (-ELOOP)

@@ -32,15 +32,29 @@ FAULT_FLAGS = {"ud": K.BOOT_FAULT_UD, "pf": K.BOOT_FAULT_PF, "de": K.BOOT_FAULT_
                "triple": K.BOOT_FAULT_TRIPLE}
 
 
+def pack_args(exe: bytes, argv: list[bytes], envp: list[bytes], cwd: bytes) -> bytes:
+    """The argument block at ARGS_PHYS: NUL-terminated exe path, argv, envp, cwd.
+    Raises ValueError (E2BIG) past ARGS_MAX or when a string contains a NUL."""
+    strings = [exe, *argv, *envp, cwd]
+    if any(b"\0" in s for s in strings):
+        raise ValueError("an argument or environment string contains a NUL byte")
+    block = b"".join(s + b"\0" for s in strings)
+    if len(block) > K.ARGS_MAX:
+        raise ValueError(f"argument list too long ({len(block)} bytes, at most {K.ARGS_MAX})")
+    return block
+
+
 def pack_boot_params(*, mem_size: int, platform: str, flags: int, log_level: int,
-                     image_end_phys: int, tsc_khz: int = 0, cmdline: bytes = b"") -> bytes:
+                     image_end_phys: int, tsc_khz: int = 0, cmdline: bytes = b"",
+                     argc: int = 0, envc: int = 0, args_len: int = 0) -> bytes:
     """The BootParams block, laid out as the kernel reads it."""
     if len(cmdline) >= K.CMDLINE_MAX:
         raise ValueError(f"kernel command line longer than {K.CMDLINE_MAX - 1} bytes")
     buf = bytearray(BOOT_PARAMS.size)
     values = {"magic": K.BOOT_MAGIC, "mem_size": mem_size, "platform": PLATFORM_IDS[platform],
               "mode": MODES[platform], "flags": flags, "log_level": log_level,
-              "image_end_phys": image_end_phys, "tsc_khz": tsc_khz}
+              "image_end_phys": image_end_phys, "tsc_khz": tsc_khz, "argc": argc, "envc": envc,
+              "args_len": args_len}
     for name, value in values.items():
         struct.pack_into("<Q", buf, BOOT_PARAMS.offset(name), value)
     off = BOOT_PARAMS.offset("cmdline")

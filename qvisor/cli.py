@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -55,6 +56,66 @@ def cmd_boot(args: argparse.Namespace) -> int:
     return res.status
 
 
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def resolve_program(name: str, root: str, env: list[str]) -> str | None:
+    """The path inside `root` that PROGRAM names: as given when it has a slash, else the first
+    PATH entry (the guest environment's PATH) holding a regular executable file."""
+    if "/" in name:
+        return name
+    path = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
+    for d in path.split(":"):
+        candidate = f"{d.rstrip('/') or ''}/{name}" if d else name
+        host = os.path.join(root, candidate.lstrip("/"))
+        # a host-side existence check for the launcher's PATH search; the kernel opens the file
+        # itself, confined to the root, so a symlink escaping the root here cannot be used
+        if os.path.isfile(host) and os.access(host, os.X_OK):
+            return candidate if candidate.startswith("/") else "/" + candidate
+    return None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .vmm import Program, run_kernel
+    if not args.command:
+        print("qvisor run: missing PROGRAM (usage: qvisor run [options] -- PROGRAM [ARGS...])",
+              file=sys.stderr)
+        return EXIT_USAGE
+    root = os.path.abspath(args.root)
+    if not os.path.isdir(root):
+        print(f"qvisor run: root {args.root} is not a directory", file=sys.stderr)
+        return EXIT_USAGE
+    env = [] if args.clear_env else [f"{k}={v}" for k, v in os.environ.items()]
+    for kv in args.env:
+        if "=" not in kv:
+            print(f"qvisor run: --env wants K=V, got {kv!r}", file=sys.stderr)
+            return EXIT_USAGE
+        key = kv.split("=", 1)[0]
+        env = [e for e in env if e.split("=", 1)[0] != key] + [kv]
+    program, *rest = args.command
+    exe = resolve_program(program, root, env)
+    if exe is None:
+        print(f"qvisor run: {program}: command not found in the root's PATH", file=sys.stderr)
+        return 127
+    cwd = os.getcwd()
+    if not os.path.isdir(os.path.join(root, cwd.lstrip("/"))):
+        cwd = "/"
+    flags = K.BOOT_STRACE if args.strace else 0
+    try:
+        res = run_kernel(Path(args.kernel), platform=args.platform, mem_size=args.memory, flags=flags,
+                         log_level=K.LOG_DEBUG if args.verbose else K.LOG_WARN, echo_log=args.verbose,
+                         timeout=args.timeout, program=Program(exe, [program, *rest], env, cwd, root))
+    except FileNotFoundError as e:
+        print(f"qvisor: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as e:  # argument block too large, NUL in an argument
+        print(f"qvisor run: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if res.crash:
+        print(res.crash, file=sys.stderr)
+    return res.status
+
+
 def main(argv: list[str] | None = None) -> int:
     from .vmm import DEFAULT_KERNEL
     p = argparse.ArgumentParser(prog="qvisor", description="pyquark's host: runs the guest kernel")
@@ -68,7 +129,21 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--timeout", type=float, default=60.0, help="seconds before a hung kernel is stopped")
     b.add_argument("-v", "--verbose", action="store_true", help="kernel log to stderr, timings")
     b.set_defaults(func=cmd_boot)
+    r = sub.add_parser("run", help="run a static Linux x86-64 program in the sandbox")
+    r.add_argument("--platform", default="auto", choices=["auto", "pvm", "kvm", "emu"])
+    r.add_argument("--root", default="/", help="host directory the sandbox sees as / (read-only)")
+    r.add_argument("--memory", type=parse_size, default=256 << 20, help="guest RAM (default 256M)")
+    r.add_argument("--env", action="append", default=[], metavar="K=V", help="set an environment variable")
+    r.add_argument("--clear-env", action="store_true", help="start from an empty environment")
+    r.add_argument("--strace", action="store_true", help="print each system call to stderr")
+    r.add_argument("--kernel", default=str(DEFAULT_KERNEL))
+    r.add_argument("--timeout", type=float, default=None, help="seconds before the sandbox is stopped")
+    r.add_argument("-v", "--verbose", action="store_true")
+    r.add_argument("command", nargs=argparse.REMAINDER, help="-- PROGRAM [ARGS...]")
+    r.set_defaults(func=cmd_run)
     args = p.parse_args(argv)
+    if getattr(args, "command", None) and args.command[0] == "--":
+        args.command = args.command[1:]
     return args.func(args)
 
 

@@ -7,13 +7,14 @@ an unhandled kernel exception, a triple fault, a hypervisor emulation error or a
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from qkernel import abi as K
 
-from .abi import BOOT_LAYOUT, pack_boot_params
+from .abi import BOOT_LAYOUT, pack_args, pack_boot_params
 from .crash import EXIT_KERNEL_CRASH, CrashInfo
 from .kvm.exits import Hlt, InternalError, Shutdown, describe
 from .platform import Handlers, RunTimeout
@@ -23,6 +24,17 @@ from .qcall import GuestExit, KernelPanic, QcallFault, QcallServer
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KERNEL = PROJECT_ROOT / "build" / "kernel.elf"
 PAGE = 4096
+
+
+@dataclass
+class Program:
+    """What `qvisor run` starts: the executable's path inside the root, argv (argv[0] included),
+    the environment ("K=V" strings), the working directory inside the root, and the root."""
+    exe: str
+    argv: list[str]
+    env: list[str]
+    cwd: str = "/"
+    root: str = "/"
 
 
 @dataclass
@@ -42,7 +54,8 @@ class _VmHandlers(Handlers):
 
 def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_size: int = 256 << 20,
                flags: int = 0, log_level: int = K.LOG_WARN, echo_log: bool = False,
-               timeout: float | None = 60.0, stdout: int = 1, stderr: int = 2) -> RunResult:
+               timeout: float | None = 60.0, stdout: int = 1, stderr: int = 2, stdin: int = 0,
+               program: Program | None = None) -> RunResult:
     t0 = time.perf_counter()
     if platform == "auto":
         platform, _ = platforms.detect()
@@ -54,9 +67,16 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
     try:
         vm.load_kernel(image)
         image_end = BOOT_LAYOUT.KERNEL_PHYS + (vm.span + PAGE - 1) // PAGE * PAGE
+        argc = envc = args_len = 0
+        if program is not None:
+            enc = os.fsencode
+            block = pack_args(enc(program.exe), [enc(a) for a in program.argv],
+                              [enc(e) for e in program.env], enc(program.cwd))
+            vm.memory.write(K.ARGS_PHYS, block)
+            argc, envc, args_len = len(program.argv), len(program.env), len(block)
         vm.memory.write(BOOT_LAYOUT.BOOT_PARAMS_PHYS, pack_boot_params(
             mem_size=mem_size, platform=platform, flags=flags, log_level=log_level,
-            image_end_phys=image_end))
+            image_end_phys=image_end, argc=argc, envc=envc, args_len=args_len))
         server = QcallServer(vm.memory, stdout=stdout, stderr=stderr, echo_log=echo_log)
         crash: CrashInfo | None = None
         status = EXIT_KERNEL_CRASH

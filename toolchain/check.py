@@ -23,7 +23,7 @@ from .intrinsics import check_intrinsic
 from .parse import unsupported_name
 from .resolve import ModuleInfo
 from .typeexpr import Env
-from .types import (BOOL, I64, INT_TYPES, NULL, U64, UNTYPED_INT, ArrayType, BoolType,
+from .types import (BOOL, I64, INT_TYPES, NULL, U8, U64, UNTYPED_INT, ArrayType, BoolType,
                     FnType, IntType, NullType, PtrType, StructType, Type, UntypedIntType, VoidType,
                     is_int)
 
@@ -306,6 +306,10 @@ class FunctionChecker:
             return
         if isinstance(t, NullType) and isinstance(target, (PtrType, FnType)):
             node.qconv = target  # type: ignore[attr-defined]
+            return
+        if isinstance(t, PtrType) and isinstance(target, PtrType) and \
+                (target.target == U8 or isinstance(target.target, VoidType)):
+            node.qconv = target  # type: ignore[attr-defined]  (any pointer is a byte pointer, as void* in C)
             return
         if isinstance(t, ArrayType) and isinstance(target, PtrType) and t.elem == target.target \
                 and self.is_lvalue(node):

@@ -8,15 +8,20 @@ report shows the faulting instruction rather than panic()'s own.
 from __future__ import annotations
 
 from qkernel.abi import LOG_ERROR, QCALL_PANIC
-from qkernel.arch import lapic
-from qkernel.dialect import Final, addr_of, array, export, halt, ptr, read_cr2, struct, u64, u8
+from qkernel.arch import lapic, syscall
+from qkernel.dialect import NULL, Final, addr_of, array, export, fn, halt, ptr, read_cr2, struct, u8, u64
 from qkernel.klog import finish, line, start
 from qkernel.lib import fmt
 from qkernel.mm.addr import pa
 from qkernel.qcall import qcall
 
+VEC_PF: Final = 14
 VEC_TIMER: Final = 32
 VEC_SPURIOUS: Final = 255
+SYSCALL_MARK: Final = 0x200  # boot/entry.S syscall_entry's "vector"
+PF_USER_FETCH: Final = 0x14  # #PF error code bits: user mode (U) | instruction fetch (I/D)
+RFLAGS_IF: Final = 0x200
+RFLAGS_USER_MASK: Final = 0x0DD5  # CF PF AF ZF SF TF DF OF: what a user may keep in rflags
 
 
 @struct
@@ -59,10 +64,29 @@ NAMES: array[ptr[u8], 32] = [
 ticks: u64 = 0
 
 
+syscall_hook: fn[[ptr[TrapFrame]], None] = NULL     # set by qkernel.process when a program runs
+user_fault_hook: fn[[ptr[TrapFrame], u64], None] = NULL
+
+
 @export("trap_dispatch")
 def trap_dispatch(frame: ptr[TrapFrame]) -> None:
     global ticks
+    if frame.vector == SYSCALL_MARK and syscall_hook != NULL:
+        syscall_hook(frame)
+        return
     vector = frame.vector & 0xFF
+    if frame.cs & 3 == 3 and syscall_hook != NULL:
+        if vector == VEC_PF and frame.error & PF_USER_FETCH == PF_USER_FETCH and \
+                frame.rip == syscall.entry_address():
+            # kvm_pvm: a ring-3 `syscall` jumped to LSTAR without leaving CPL 3 (rcx and r11
+            # hold the return rip and rflags, as `syscall` sets them)
+            frame.rip = frame.rcx
+            frame.rflags = (frame.r11 & RFLAGS_USER_MASK) | RFLAGS_IF
+            syscall_hook(frame)
+            return
+        if vector < 32:
+            user_fault_hook(frame, vector)
+            return
     if vector == VEC_TIMER:
         ticks += 1
         lapic.eoi()

@@ -1,0 +1,43 @@
+"""The `syscall` instruction's MSRs: STAR, LSTAR (boot/entry.S's syscall_entry), FMASK, EFER.SCE.
+
+Split mode (kvm, emu): a ring-3 `syscall` enters syscall_entry at CPL 0 on the syscall stack.
+On kvm_pvm a ring-3 `syscall` reaches LSTAR without leaving CPL 3; the instruction fetch from the
+supervisor-only kernel page faults and trap.py recognises the faulting rip as `entry_address()`.
+"""
+
+from __future__ import annotations
+
+from qkernel.arch.gdt import KERNEL_CS, USER_DS
+from qkernel.dialect import Final, asm, rdmsr, u64, wrmsr
+
+MSR_EFER: Final = 0xC0000080
+MSR_STAR: Final = 0xC0000081
+MSR_LSTAR: Final = 0xC0000082
+MSR_FMASK: Final = 0xC0000084
+MSR_FS_BASE: Final = 0xC0000100
+EFER_SCE: Final = 1
+FMASK_BITS: Final = 0x47700  # TF, IF, DF, IOPL, NT, AC cleared on entry
+
+
+def entry_address() -> u64:
+    return asm("leaq syscall_entry(%rip), $0", "=r")
+
+
+def init(stack_top: u64) -> None:
+    """Enables `syscall` with syscall_entry as the target, entered on `stack_top`."""
+    asm("movq $0, syscall_stack_top(%rip)", "r,~{memory}", stack_top)
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE)
+    # sysret would load CS = STAR[63:48] + 16 and SS = STAR[63:48] + 8 (user, RPL 3);
+    # syscall loads CS = STAR[47:32] and SS = STAR[47:32] + 8 (kernel).
+    wrmsr(MSR_STAR, ((u64(USER_DS - 8) | 3) << 48) | (u64(KERNEL_CS) << 32))
+    wrmsr(MSR_LSTAR, entry_address())
+    wrmsr(MSR_FMASK, FMASK_BITS)
+
+
+def set_fs_base(value: u64) -> None:
+    wrmsr(MSR_FS_BASE, value)
+
+
+def enter_user(rip: u64, rsp: u64) -> None:
+    """Starts ring-3 execution at rip with stack rsp (boot/entry.S); does not return."""
+    asm("jmp enter_user", "{rdi},{rsi},~{memory}", rip, rsp)

@@ -1,0 +1,104 @@
+"""Access to user memory from the kernel, validated page by page.
+
+Every user pointer a system call receives goes through these functions: each page of the range
+must be mapped present and user-accessible (and writable, for copy_to_user) in the current page
+tables, else the call fails with -EFAULT before touching anything beyond the checked pages.
+Pages are reached through the direct map, so this works whatever the kernel's privilege level.
+"""
+
+from __future__ import annotations
+
+from qkernel.abi import PAGE_SIZE
+from qkernel.dialect import Final, cast, i64, memcpy, ptr, read_cr3, u8, u64
+from qkernel.mm.addr import va
+from qkernel.syscalls.errno import EFAULT
+
+USER_TOP: Final = 0x0000_8000_0000_0000
+PTE_P: Final = 1
+PTE_W: Final = 2
+PTE_U: Final = 4
+PTE_PS: Final = 0x80
+ADDR_MASK: Final = 0x000F_FFFF_FFFF_F000
+NOT_MAPPED: Final = 0xFFFF_FFFF_FFFF_FFFF
+
+
+def user_page_pa(addr: u64, write: bool) -> u64:
+    """Physical address of the byte at user address `addr`, or NOT_MAPPED when its page is not
+    present, not user-accessible, or (for writes) not writable."""
+    if addr >= USER_TOP:
+        return NOT_MAPPED
+    table = read_cr3() & ADDR_MASK
+    need: u64 = PTE_P | PTE_U | (PTE_W if write else 0)
+    shift: u64 = 39
+    while True:
+        entry = cast(ptr[u64], va(table))[(addr >> shift) & 511]
+        if entry & need != need:
+            return NOT_MAPPED
+        if shift == 12:
+            return (entry & ADDR_MASK) | (addr & (PAGE_SIZE - 1))
+        if entry & PTE_PS != 0:
+            size = u64(1) << shift
+            return (entry & ADDR_MASK & ~(size - 1)) | (addr & (size - 1))
+        table = entry & ADDR_MASK
+        shift -= 9
+
+
+def range_ok(addr: u64, n: u64, write: bool) -> bool:
+    """True when every page of [addr, addr + n) is accessible (n == 0 is always fine)."""
+    if n == 0:
+        return True
+    end = addr + n
+    if end < addr or end > USER_TOP:
+        return False
+    page = addr & ~u64(PAGE_SIZE - 1)
+    while page < end:
+        if user_page_pa(page, write) == NOT_MAPPED:
+            return False
+        page += PAGE_SIZE
+    return True
+
+
+def copy_from_user(dst: ptr[u8], src: u64, n: u64) -> i64:
+    """Copies n bytes from user address src; 0 or -EFAULT (then nothing was copied)."""
+    if not range_ok(src, n, False):
+        return -EFAULT
+    done: u64 = 0
+    while done < n:
+        pa = user_page_pa(src + done, False)
+        chunk = PAGE_SIZE - ((src + done) & (PAGE_SIZE - 1))
+        if chunk > n - done:
+            chunk = n - done
+        memcpy(dst + done, cast(ptr[u8], va(pa)), chunk)
+        done += chunk
+    return 0
+
+
+def copy_to_user(dst: u64, src: ptr[u8], n: u64) -> i64:
+    """Copies n bytes to user address dst; 0 or -EFAULT (then nothing was written)."""
+    if not range_ok(dst, n, True):
+        return -EFAULT
+    done: u64 = 0
+    while done < n:
+        pa = user_page_pa(dst + done, True)
+        chunk = PAGE_SIZE - ((dst + done) & (PAGE_SIZE - 1))
+        if chunk > n - done:
+            chunk = n - done
+        memcpy(cast(ptr[u8], va(pa)), src + done, chunk)
+        done += chunk
+    return 0
+
+
+def strncpy_from_user(dst: ptr[u8], src: u64, size: u64) -> i64:
+    """Copies a NUL-terminated user string into dst (size bytes, NUL included); returns its
+    length, -EFAULT, or -ENAMETOOLONG-style -1 when no NUL fits (caller picks the errno)."""
+    i: u64 = 0
+    while i < size:
+        pa = user_page_pa(src + i, False)
+        if pa == NOT_MAPPED:
+            return -EFAULT
+        c = cast(ptr[u8], va(pa))[0]
+        dst[i] = c
+        if c == 0:
+            return i64(i)
+        i += 1
+    return -1

@@ -1,0 +1,1 @@
+"""Linux system calls: the table (table.py), errno and syscall numbers, one module per family."""

@@ -1,0 +1,65 @@
+"""From a trap frame to a system call and back: the x86-64 syscall ABI (number in rax, arguments
+in rdi, rsi, rdx, r10, r8, r9, result in rax), --strace output, and user faults turned into the
+death by signal Linux would deliver (no handlers yet: SIGSEGV, SIGILL, SIGFPE, SIGTRAP, SIGBUS
+end the process with status 128 + signal)."""
+
+from __future__ import annotations
+
+from qkernel.abi import QCALL_CONSOLE_WRITE
+from qkernel.arch.trap import TrapFrame
+from qkernel.dialect import Final, addr_of, i64, ptr, u64
+from qkernel.lib import fmt
+from qkernel.mm.addr import pa
+from qkernel.qcall import qcall
+from qkernel.syscalls import table
+from qkernel.syscalls.sys_process import exit_process
+
+SIGILL: Final = 4
+SIGTRAP: Final = 5
+SIGBUS: Final = 7
+SIGFPE: Final = 8
+SIGSEGV: Final = 11
+
+strace: bool = False
+line: fmt.Line = fmt.Line()
+
+
+def _trace(nr: u64, frame: ptr[TrapFrame], result: i64) -> None:
+    lp = addr_of(line)
+    fmt.clear(lp)
+    fmt.put_str(lp, table.name_of(nr))
+    if table.name_of(nr)[0] == 63:  # "?": unknown, show the number
+        fmt.put_str(lp, b"_")
+        fmt.put_dec(lp, nr)
+    fmt.put_char(lp, 40)
+    fmt.put_hex(lp, frame.rdi)
+    fmt.put_str(lp, b", ")
+    fmt.put_hex(lp, frame.rsi)
+    fmt.put_str(lp, b", ")
+    fmt.put_hex(lp, frame.rdx)
+    fmt.put_str(lp, b") = ")
+    fmt.put_signed(lp, result)
+    fmt.put_char(lp, 10)
+    qcall(QCALL_CONSOLE_WRITE, 2, pa(u64(addr_of(lp.data))), lp.len, 0)
+
+
+def syscall_trap(frame: ptr[TrapFrame]) -> None:
+    nr = frame.rax
+    result = table.dispatch(nr, frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9)
+    if strace:
+        _trace(nr, frame, result)
+    frame.rax = u64(result)
+
+
+def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
+    """A fault in the program: the signal Linux would send; with no handler, death by it."""
+    sig: u64 = SIGSEGV
+    if vector == 0 or vector == 16 or vector == 19:
+        sig = SIGFPE
+    elif vector == 6:
+        sig = SIGILL
+    elif vector == 1 or vector == 3:
+        sig = SIGTRAP
+    elif vector == 17:
+        sig = SIGBUS
+    exit_process(128 + sig)

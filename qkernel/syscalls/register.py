@@ -1,0 +1,53 @@
+"""Every system call QKernel implements, with its support status (the table's one listing).
+
+SUPPORTED: Linux semantics for what the sandbox has. PARTIAL: the note says what is missing.
+Anything not listed returns -ENOSYS and is logged once.
+"""
+
+from __future__ import annotations
+
+from qkernel.dialect import u8
+from qkernel.syscalls import sys_info, sys_io, sys_process, sys_time
+from qkernel.syscalls import numbers as n
+from qkernel.syscalls.table import STATUS_PARTIAL, STATUS_SUPPORTED, register
+
+
+def register_all() -> None:
+    S: u8 = STATUS_SUPPORTED
+    P: u8 = STATUS_PARTIAL
+    register(n.SYS_read, b"read", sys_io.sys_read, P)              # stdin only (no VFS yet)
+    register(n.SYS_write, b"write", sys_io.sys_write, P)           # stdout/stderr only
+    register(n.SYS_readv, b"readv", sys_io.sys_readv, P)
+    register(n.SYS_writev, b"writev", sys_io.sys_writev, P)
+    register(n.SYS_pread64, b"pread64", sys_io.sys_pread_pwrite, P)    # ESPIPE on stdio
+    register(n.SYS_pwrite64, b"pwrite64", sys_io.sys_pread_pwrite, P)
+    register(n.SYS_close, b"close", sys_io.sys_close, P)
+    register(n.SYS_ioctl, b"ioctl", sys_io.sys_ioctl, P)           # TCGETS, TIOCGWINSZ on stdio
+    register(n.SYS_fstat, b"fstat", sys_io.sys_fstat, P)           # stdio
+    register(n.SYS_newfstatat, b"newfstatat", sys_io.sys_newfstatat, P)  # absolute paths, stdio
+    register(n.SYS_readlink, b"readlink", sys_io.sys_readlink, P)  # /proc/self/exe
+    register(n.SYS_exit, b"exit", sys_process.sys_exit_group, P)   # one thread: exit == exit_group
+    register(n.SYS_exit_group, b"exit_group", sys_process.sys_exit_group, S)
+    register(n.SYS_getpid, b"getpid", sys_process.sys_getpid, S)
+    register(n.SYS_gettid, b"gettid", sys_process.sys_getpid, S)
+    register(n.SYS_getppid, b"getppid", sys_process.sys_getppid, S)
+    register(n.SYS_getuid, b"getuid", sys_process.sys_getid_zero, S)
+    register(n.SYS_geteuid, b"geteuid", sys_process.sys_getid_zero, S)
+    register(n.SYS_getgid, b"getgid", sys_process.sys_getid_zero, S)
+    register(n.SYS_getegid, b"getegid", sys_process.sys_getid_zero, S)
+    register(n.SYS_set_tid_address, b"set_tid_address", sys_process.sys_set_tid_address, S)
+    register(n.SYS_set_robust_list, b"set_robust_list", sys_process.sys_set_robust_list, S)
+    register(n.SYS_arch_prctl, b"arch_prctl", sys_process.sys_arch_prctl, P)  # FS only
+    register(n.SYS_prctl, b"prctl", sys_process.sys_prctl, P)      # PR_SET_NAME, PR_GET_NAME
+    register(n.SYS_uname, b"uname", sys_process.sys_uname, S)
+    register(n.SYS_sched_yield, b"sched_yield", sys_process.sys_sched_yield, S)
+    register(n.SYS_sched_getaffinity, b"sched_getaffinity", sys_process.sys_sched_getaffinity, S)
+    register(n.SYS_clock_gettime, b"clock_gettime", sys_time.sys_clock_gettime, S)
+    register(n.SYS_gettimeofday, b"gettimeofday", sys_time.sys_gettimeofday, S)
+    register(n.SYS_time, b"time", sys_time.sys_time, S)
+    register(n.SYS_nanosleep, b"nanosleep", sys_time.sys_nanosleep, P)  # no signals to interrupt it
+    register(n.SYS_clock_nanosleep, b"clock_nanosleep", sys_time.sys_clock_nanosleep, P)
+    register(n.SYS_sysinfo, b"sysinfo", sys_info.sys_sysinfo, P)
+    register(n.SYS_getrandom, b"getrandom", sys_info.sys_getrandom, S)
+    register(n.SYS_getrlimit, b"getrlimit", sys_info.sys_getrlimit, P)
+    register(n.SYS_prlimit64, b"prlimit64", sys_info.sys_prlimit64, P)  # setting is ignored

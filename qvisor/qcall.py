@@ -20,6 +20,7 @@ from typing import Callable, ClassVar
 from qkernel import abi as K
 
 from .abi import QCALL, QCALL_ARGS, QCALL_NR, QCALL_RESULT
+from .fs import FILE_QCALLS, HostFiles
 from .memory import GuestFault, GuestMemory
 
 MAX_IO = 1 << 20  # bytes per console-write or random qcall
@@ -57,6 +58,7 @@ class QcallServer:
     counts: dict[int, int] = field(default_factory=dict)
     unknown_logged: set[int] = field(default_factory=set)
     on_log: Callable[[int, str], None] | None = None
+    files: HostFiles | None = None  # the sandbox root's files (qvisor/fs.py); None: file qcalls -ENOSYS
 
     def handle(self, gpa: int) -> None:
         """Serves the request block at guest-physical `gpa`; raises QcallStop to end the run."""
@@ -135,4 +137,5 @@ class QcallServer:
     HANDLERS: ClassVar[dict[int, Callable[..., int]]] = {
         K.QCALL_CONSOLE_WRITE: console_write, K.QCALL_EXIT: exit, K.QCALL_CLOCK: clock,
         K.QCALL_RANDOM: random, K.QCALL_LOG: klog, K.QCALL_PANIC: panic,
+        **FILE_QCALLS,  # open, pread, close, fstat, stat, readlink, tty ioctl, console read
     }

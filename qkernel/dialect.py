@@ -148,7 +148,7 @@ class _TypeForm:
         """`array[T, N]()` is a zeroed array (a list under CPython); other forms have no value."""
         if self.name == "array" and not a:
             elem, count = self.args
-            return [elem() if callable(elem) else 0 for _ in range(int(count))]
+            return [elem() if isinstance(elem, type) else 0 for _ in range(int(count))]
         raise DialectError(f"{self.name}[...] values exist only in compiled kernel code")
 
     def __repr__(self) -> str:

@@ -3,8 +3,8 @@
 Contract (qkernel/abi.py): the guest writes the guest-physical address of a Qcall block to
 QCALL_PORT. Every address and length the guest supplies is checked against guest memory by
 GuestMemory (GuestFault -> -EFAULT to the guest); a block that itself lies outside guest memory
-stops the VM with QcallFault (a kernel bug, reported as a crash). Handlers never touch host
-files other than the sandbox's own stdout/stderr.
+stops the VM with QcallFault (a kernel bug, reported as a crash). Handlers touch no host file
+but the sandbox's stdio and, read-only, the files under its root (qvisor/fs.py confines those).
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from typing import Callable, ClassVar
 from qkernel import abi as K
 
 from .abi import QCALL, QCALL_ARGS, QCALL_NR, QCALL_RESULT
-from .fs import FILE_QCALLS, HostFiles
+from .fs import FILE_QCALLS, HostFiles, pack_stat
 from .memory import GuestFault, GuestMemory
 
 MAX_IO = 1 << 20  # bytes per console-write or random qcall
+QCALL_STAT_SIZE = 144
 LOG_TAGS = {K.LOG_ERROR: "error", K.LOG_WARN: "warn", K.LOG_INFO: "info", K.LOG_DEBUG: "debug"}
 
 
@@ -127,6 +128,22 @@ class QcallServer:
             print(f"[qkernel {LOG_TAGS.get(level, level)}] {text}", file=sys.stderr)
         return 0
 
+    def nanosleep(self, ns: int, *_: int) -> int:
+        time.sleep(min(ns, 10**13) / 1e9)
+        return 0
+
+    def stdio_fstat(self, fd: int, stat_pa: int, *_: int) -> int:
+        host = {0: self.files.stdin if self.files else 0, 1: self.stdout, 2: self.stderr}.get(fd)
+        if host is None:
+            return -errno.EBADF
+        self.memory.check(stat_pa, QCALL_STAT_SIZE)
+        try:
+            st = os.fstat(host)
+        except OSError as e:
+            return -(e.errno or errno.EBADF)
+        self.memory.write(stat_pa, pack_stat(st))
+        return 0
+
     def panic(self, msg: int, length: int, frame_gpa: int, *_: int) -> int:
         try:
             text = self.memory.read(msg, min(length, 4096)).decode("utf-8", "replace")
@@ -137,5 +154,6 @@ class QcallServer:
     HANDLERS: ClassVar[dict[int, Callable[..., int]]] = {
         K.QCALL_CONSOLE_WRITE: console_write, K.QCALL_EXIT: exit, K.QCALL_CLOCK: clock,
         K.QCALL_RANDOM: random, K.QCALL_LOG: klog, K.QCALL_PANIC: panic,
+        K.QCALL_NANOSLEEP: nanosleep, K.QCALL_STDIO_FSTAT: stdio_fstat,
         **FILE_QCALLS,  # open, pread, close, fstat, stat, readlink, tty ioctl, console read
     }

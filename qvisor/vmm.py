@@ -19,6 +19,7 @@ from .crash import EXIT_KERNEL_CRASH, CrashInfo
 from .kvm.exits import Hlt, InternalError, Shutdown, describe
 from .platform import Handlers, RunTimeout
 from .platform import select as platforms
+from .fs import HostFiles
 from .qcall import GuestExit, KernelPanic, QcallFault, QcallServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +65,7 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
     except OSError as e:
         raise FileNotFoundError(f"cannot read kernel {kernel}: {e.strerror} (build it with `make kernel`)") from None
     vm = platforms.create(platform, mem_size, BOOT_LAYOUT)
+    files = None
     try:
         vm.load_kernel(image)
         image_end = BOOT_LAYOUT.KERNEL_PHYS + (vm.span + PAGE - 1) // PAGE * PAGE
@@ -77,7 +79,8 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
         vm.memory.write(BOOT_LAYOUT.BOOT_PARAMS_PHYS, pack_boot_params(
             mem_size=mem_size, platform=platform, flags=flags, log_level=log_level,
             image_end_phys=image_end, argc=argc, envc=envc, args_len=args_len))
-        server = QcallServer(vm.memory, stdout=stdout, stderr=stderr, echo_log=echo_log)
+        files = HostFiles(program.root if program else "/", stdin=stdin)
+        server = QcallServer(vm.memory, stdout=stdout, stderr=stderr, echo_log=echo_log, files=files)
         crash: CrashInfo | None = None
         status = EXIT_KERNEL_CRASH
         try:
@@ -110,6 +113,8 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
             report = format_report(crash, vm.memory, BOOT_LAYOUT, KernelSymbols(image), platform)
         return RunResult(status, platform, report, server.log, time.perf_counter() - t0)
     finally:
+        if files is not None:
+            files.close_all()
         vm.close()
 
 

@@ -125,7 +125,7 @@ def sys_ioctl(fd: u64, request: u64, arg: u64, a3: u64, a4: u64, a5: u64) -> i64
         return -EBADF
     size: u64 = 0
     if request == TCGETS:
-        size = 60
+        size = 36  # the kernel's struct termios (libcs convert to their own)
     elif request == TIOCGWINSZ:
         size = 8
     else:

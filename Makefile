@@ -3,13 +3,13 @@ PY      ?= python3
 VENV    := .venv
 VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-APT_PKGS := gcc
+APT_PKGS := gcc musl-tools busybox-static
 
-.PHONY: setup kernel test demo bench lint clean deb-packages
+.PHONY: setup kernel test demo bench lint clean deb-packages userland
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py qvisor/platform/_runloop.pyx
 	@$(MAKE) --no-print-directory deb-packages
 	$(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip >/dev/null 2>&1 || true
@@ -37,6 +37,30 @@ demo: kernel
 
 bench: setup
 	$(VPY) -m bench
+
+# The userland test corpus: each userland_tests/NAME.c built twice, static, into
+# build/userland/glibc/NAME (gcc) and build/userland/musl/NAME (musl-gcc). The packages are
+# checked first, then a sub-make builds, so that it sees a musl-gcc just installed (and,
+# should musl-gcc still be missing, builds the glibc half and says so).
+USERLAND_NAMES  := $(patsubst userland_tests/%.c,%,$(wildcard userland_tests/*.c))
+USERLAND_GLIBC  := $(USERLAND_NAMES:%=build/userland/glibc/%)
+USERLAND_MUSL   := $(USERLAND_NAMES:%=build/userland/musl/%)
+USERLAND_CFLAGS := -static -O2 -Wall -Wextra
+
+userland:
+	@$(MAKE) --no-print-directory deb-packages
+	@if command -v musl-gcc >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory $(USERLAND_GLIBC) $(USERLAND_MUSL); \
+	else echo "userland: musl-gcc not found (Debian package musl-tools): building the glibc variants only"; \
+	  $(MAKE) --no-print-directory $(USERLAND_GLIBC); fi
+
+build/userland/glibc/%: userland_tests/%.c userland_tests/ut.h
+	@mkdir -p $(@D)
+	gcc $(USERLAND_CFLAGS) -o $@ $< -lpthread
+
+build/userland/musl/%: userland_tests/%.c userland_tests/ut.h
+	@mkdir -p $(@D)
+	musl-gcc $(USERLAND_CFLAGS) -o $@ $<
 
 lint: setup
 	$(VENV)/bin/ruff check toolchain qkernel qvisor tests bench

@@ -18,6 +18,7 @@ from .abi import BOOT_LAYOUT, pack_args, pack_boot_params
 from .crash import EXIT_KERNEL_CRASH, CrashInfo
 from .kvm.exits import Hlt, InternalError, Shutdown, describe
 from .platform import Handlers, RunTimeout
+from .platform.runloop import OutValue
 from .platform import select as platforms
 from .fs import HostFiles
 from .qcall import GuestExit, KernelPanic, QcallFault, QcallServer
@@ -50,7 +51,7 @@ class RunResult:
 class _VmHandlers(Handlers):
     def __init__(self, server: QcallServer) -> None:
         super().__init__()
-        self.on_out(K.QCALL_PORT, lambda e: server.handle(int.from_bytes(e.data[:4], "little")))
+        self.on_out(K.QCALL_PORT, OutValue(server.handle))  # the value written: the block's address
 
 
 def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_size: int = 256 << 20,

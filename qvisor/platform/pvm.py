@@ -32,7 +32,7 @@ from ..kvm.exits import (Exit, FailEntry, Hlt, InternalError, Interrupted, IoIn,
 from ..kvm.vm import Kvm, cpuid_find
 from ..memory import DEFAULT_SIZE, GuestMemory
 from ..pagetables import BootLayout, BootState, CpuFeatures, Segment, build_boot_state
-from . import Handlers, Regs, RunTimeout
+from . import Handlers, Regs, RunTimeout, runloop
 from .loader import load_elf, load_flat
 
 
@@ -135,12 +135,16 @@ class PvmPlatform:
             signal.signal(signal.SIGALRM, old)
 
     def _loop(self, h: Handlers, max_exits, fired=None, timeout=None) -> Exit:
-        run = self.vcpu.run
-        # fast path: registered out ports are called directly unless io_out is overridden
+        vcpu = self.vcpu
+        # fast path: registered out ports are served inside runloop.run_vcpu (in C when the
+        # extension is built) unless io_out is overridden
         outs = h.out_ports if type(h).io_out is Handlers.io_out else {}
         n = 0
         while True:
-            e = run()
+            e, k, done = runloop.run_vcpu(vcpu, outs, None if max_exits is None else max_exits - n)
+            if done:
+                return e
+            n += k
             t = type(e)
             if t is IoOut:
                 fn = outs.get(e.port)

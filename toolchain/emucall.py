@@ -2,8 +2,9 @@
 
 Owns: loading an ELF64 x86-64 ET_EXEC image into a fresh unicorn machine, the
 machine's address space (image, per-call stack, bump-allocated heap, return
-stub), symbol lookup/symbolisation from .symtab, SysV calls into the image, port
-I/O seen by the code, and turning CPU faults into `EmuError`.  Kernel unit tests
+stub, extra regions added with map_region), symbol lookup/symbolisation from
+.symtab, SysV calls into the image, port I/O seen by the code, and turning CPU
+faults into `EmuError`.  Kernel unit tests
 and `qkc run` stand on this; the compiler itself does not.
 
 Paging: unicorn's UC_MODE_64 starts in long mode with paging *off* (CR0=PE|ET)
@@ -96,6 +97,7 @@ class Machine:
         self._tables: dict[int, bytearray] = {}        # table phys -> contents
         self._pool = self._pool_end = 0
         self._phys = 0x10_0000
+        self._reserved: list[tuple[int, int]] = []     # physical ranges placed by map_region(phys=)
         self.port_writes: list[tuple[int, int, int]] = []
         self._port_in: Callable[[int, int], int] | None = None
         self._fault: EmuError | None = None
@@ -177,20 +179,31 @@ class Machine:
         uc.hook_add(UC_HOOK_INSN, self._on_out, aux1=X.UC_X86_INS_OUT)
 
     # ---- address space -------------------------------------------------------------------
+    def _take_phys(self, size: int) -> int:
+        """The next free physical range of `size` bytes (bump allocation around reserved ranges)."""
+        p = self._phys
+        for lo, hi in sorted(self._reserved):
+            if p < hi and lo < p + size:
+                p = hi
+        self._phys = p + size
+        return p
+
     def _new_table(self) -> int:
         if self._pool == self._pool_end:
-            self._pool = self._phys
-            self._pool_end = self._phys = self._phys + 64 * PAGE
+            self._pool = self._take_phys(64 * PAGE)
+            self._pool_end = self._pool + 64 * PAGE
             self._uc.mem_map(self._pool, 64 * PAGE)
         phys, self._pool = self._pool, self._pool + PAGE
         self._tables[phys] = bytearray(PAGE)
         return phys
 
-    def _map(self, vaddr: int, flags: list[int]) -> None:
-        """Back len(flags) pages at vaddr with fresh zeroed physical memory (built before
-        paging is switched on, so no TLB flush is needed)."""
+    def _map(self, vaddr: int, flags: list[int], phys: int | None = None) -> int:
+        """Back len(flags) pages at vaddr with fresh zeroed physical memory (at `phys` when
+        given, which the caller has checked and reserved); returns the physical base.  No TLB
+        flush here: callers after __init__ reload CR3."""
         size = len(flags) * PAGE
-        phys, self._phys = self._phys, self._phys + size
+        if phys is None:
+            phys = self._take_phys(size)
         self._uc.mem_map(phys, size)
         dirty = set()
         for i, fl in enumerate(flags):
@@ -210,6 +223,37 @@ class Machine:
         for t in dirty:
             self._uc.mem_write(t, bytes(self._tables[t]))
         bisect.insort(self._maps, (vaddr, vaddr + size, phys))
+        return phys
+
+    def map_region(self, va: int, size: int, perms: str = "rw", *, phys: int | None = None) -> int:
+        """Map [va, va+size) (page-aligned, canonical, not yet mapped) to fresh zeroed memory
+        with the machine's own page tables, readable plus `perms` ("r", "rw", "rx", "rwx").
+        Returns the physical base of the backing memory.  With `phys` the region is backed by
+        exactly [phys, phys+size) of physical memory (page-aligned, unused; later internal
+        allocations avoid it): a kernel test can then map its direct-map window with
+        va = DIRECT_MAP_BASE + phys so that physical addresses the kernel computes (page-table
+        entries included) are the machine's real ones.  Code running at the moment may keep
+        using the region immediately: the TLB is flushed."""
+        if perms not in ("r", "rw", "rx", "rwx"):
+            raise ValueError(f"map_region: perms must be r, rw, rx or rwx, not {perms!r}")
+        va &= MASK64
+        if va % PAGE or size % PAGE or size <= 0:
+            raise ValueError(f"map_region({va:#x}, {size:#x}): not page-aligned or empty")
+        for a in (va, va + size - 1):
+            if not (a < 1 << 47 or a >= (1 << 64) - (1 << 47)) or a > MASK64:
+                raise ValueError(f"map_region({va:#x}, {size:#x}): not canonical")
+        if any(vs < va + size and va < ve for vs, ve, _ in self._maps):
+            raise ValueError(f"map_region({va:#x}, {size:#x}): overlaps an existing mapping")
+        if phys is not None:
+            if phys % PAGE or phys < 0:
+                raise ValueError(f"map_region: phys {phys:#x} not page-aligned")
+            if any(b <= phys + size - 1 and phys <= e for b, e, _ in self._uc.mem_regions()):
+                raise ValueError(f"map_region: physical {phys:#x}+{size:#x} already in use")
+            self._reserved.append((phys, phys + size))
+        fl = _P | _AD | (_W if "w" in perms else 0) | (0 if "x" in perms else _NX)
+        base = self._map(va, [fl] * (size // PAGE), phys)
+        self._uc.reg_write(X.UC_X86_REG_CR3, self._pml4)   # flush the TLB
+        return base
 
     def _chunks(self, addr: int, n: int, what: str):
         """Yield (phys, length) pieces covering [addr, addr+n) or raise EmuError."""

@@ -8,10 +8,10 @@ from qkernel.abi import (BOOT_FAULT_DE, BOOT_FAULT_INT3, BOOT_FAULT_PANIC, BOOT_
                          PLATFORM_EMU, PLATFORM_KVM, PLATFORM_PVM, QCALL_CONSOLE_WRITE, QCALL_EXIT,
                          BootParams)
 from qkernel.arch import gdt, idt
-from qkernel.dialect import addr_of, asm, cast, export, halt, ptr, trap, u64, u8, volatile_load
-from qkernel import klog, selftest
+from qkernel.dialect import addr_of, asm, cast, export, halt, ptr, read_cr3, trap, u64, u8, volatile_load
+from qkernel import exec, klog, selftest
 from qkernel.lib import fmt
-from qkernel.mm import frames
+from qkernel.mm import frames, pagetable
 from qkernel.mm.addr import pa
 from qkernel.panic import panic
 from qkernel.qcall import qcall
@@ -57,6 +57,9 @@ def kmain(bp: ptr[BootParams]) -> None:
     frames.init(bp.mem_size, bp.image_end_phys)
     klog.info(b"qkernel: cpu tables, log and frame allocator up")
     deliberate_fault(bp.flags)
+    if bp.argc > 0:
+        pagetable.init(read_cr3(), True)
+        exec.run_program(bp)  # does not return
     ticks: u64 = 0
     if bp.flags & BOOT_SELFTEST != 0:
         selftest.check_memory(bp)

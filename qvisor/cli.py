@@ -100,6 +100,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     cwd = os.getcwd()
     if not os.path.isdir(os.path.join(root, cwd.lstrip("/"))):
         cwd = "/"
+    if not exe.startswith("/"):  # relative to the working directory, as execve resolves it
+        exe = os.path.normpath(os.path.join(cwd, exe))
     flags = K.BOOT_STRACE if args.strace else 0
     try:
         res = run_kernel(Path(args.kernel), platform=args.platform, mem_size=args.memory, flags=flags,

@@ -40,6 +40,10 @@ ist1_stack: array[u8, 16384] = array[u8, 16384]()
 kernel_stack: array[u8, 16384] = array[u8, 16384]()  # rsp0: where ring-3 traps land (split mode)
 
 
+def kernel_stack_top() -> u64:
+    return u64(addr_of(kernel_stack[0])) + IST_STACK_SIZE
+
+
 def init() -> None:
     gdt[1] = 0x00AF9A000000FFFF  # kernel code: present, DPL 0, long mode
     gdt[2] = 0x00CF92000000FFFF  # kernel data

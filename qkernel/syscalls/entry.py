@@ -7,18 +7,24 @@ from __future__ import annotations
 
 from qkernel.abi import QCALL_CONSOLE_WRITE
 from qkernel.arch.trap import TrapFrame
-from qkernel.dialect import Final, addr_of, i64, ptr, u64
+from qkernel.dialect import Final, addr_of, i64, ptr, read_cr2, u64
 from qkernel.lib import fmt
+from qkernel.mm import vma
 from qkernel.mm.addr import pa
 from qkernel.qcall import qcall
 from qkernel.syscalls import table
+from qkernel.syscalls.errno import ENOMEM
 from qkernel.syscalls.sys_process import exit_process
 
 SIGILL: Final = 4
 SIGTRAP: Final = 5
 SIGBUS: Final = 7
 SIGFPE: Final = 8
+SIGKILL: Final = 9
 SIGSEGV: Final = 11
+VEC_PF: Final = 14
+PF_WRITE: Final = 2
+PF_FETCH: Final = 0x10
 
 strace: bool = False
 line: fmt.Line = fmt.Line()
@@ -52,7 +58,16 @@ def syscall_trap(frame: ptr[TrapFrame]) -> None:
 
 
 def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
-    """A fault in the program: the signal Linux would send; with no handler, death by it."""
+    """A fault in the program: a page fault the address space can serve (stack growth, pages
+    not populated yet) resumes it; otherwise the signal Linux would send, and with no handler
+    yet, death by it (SIGKILL when memory is exhausted, as the OOM killer)."""
+    if vector == VEC_PF:
+        r = vma.handle_fault(vma.current, read_cr2(), frame.error & PF_WRITE != 0,
+                             frame.error & PF_FETCH != 0)
+        if r == 0:
+            return
+        if r == -ENOMEM:
+            exit_process(128 + SIGKILL)
     sig: u64 = SIGSEGV
     if vector == 0 or vector == 16 or vector == 19:
         sig = SIGFPE

@@ -20,6 +20,7 @@ EACCES: Final = 13
 EFAULT: Final = 14
 EBUSY: Final = 16
 EEXIST: Final = 17
+ENODEV: Final = 19
 ENOTDIR: Final = 20
 EISDIR: Final = 21
 EINVAL: Final = 22

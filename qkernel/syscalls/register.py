@@ -7,7 +7,7 @@ Anything not listed returns -ENOSYS and is logged once.
 from __future__ import annotations
 
 from qkernel.dialect import u8
-from qkernel.syscalls import sys_info, sys_io, sys_process, sys_time
+from qkernel.syscalls import sys_info, sys_io, sys_mm, sys_process, sys_time
 from qkernel.syscalls import numbers as n
 from qkernel.syscalls.table import STATUS_PARTIAL, STATUS_SUPPORTED, register
 
@@ -51,3 +51,9 @@ def register_all() -> None:
     register(n.SYS_getrandom, b"getrandom", sys_info.sys_getrandom, S)
     register(n.SYS_getrlimit, b"getrlimit", sys_info.sys_getrlimit, P)
     register(n.SYS_prlimit64, b"prlimit64", sys_info.sys_prlimit64, P)  # setting is ignored
+    register(n.SYS_brk, b"brk", sys_mm.sys_brk, S)
+    register(n.SYS_mmap, b"mmap", sys_mm.sys_mmap, P)              # anonymous only (no VFS yet)
+    register(n.SYS_munmap, b"munmap", sys_mm.sys_munmap, S)
+    register(n.SYS_mprotect, b"mprotect", sys_mm.sys_mprotect, S)
+    register(n.SYS_mremap, b"mremap", sys_mm.sys_mremap, S)
+    register(n.SYS_madvise, b"madvise", sys_mm.sys_madvise, P)     # DONTNEED zeroes; hints accepted

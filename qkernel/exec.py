@@ -1,0 +1,181 @@
+"""Starting the sandbox's program: the execve(2) of the first process.
+
+Reads the boot argument block, opens the executable through the host-file qcalls (confined to the
+sandbox root), checks it (qkernel/loader/elf.py), builds a fresh address space with every
+PT_LOAD mapped and filled eagerly (one host pread per page, straight into the frame), a stack
+with argv/envp/auxv (qkernel/loader/stack.py), an empty heap at the end of the image, then
+enters ring 3. Failures are reported as a shell would (126 for "cannot execute", 127 for "not
+found"), on stderr, with the errno name.
+"""
+
+from __future__ import annotations
+
+from qkernel.abi import (ARGS_PHYS, PAGE_SIZE, QCALL_CLOSE, QCALL_CONSOLE_WRITE, QCALL_FSTAT,
+                         QCALL_OPEN, QCALL_PREAD, QCALL_RANDOM, BootParams, Stat)
+from qkernel.arch import gdt, syscall, trap
+from qkernel.dialect import Final, addr_of, array, cast, i64, memcpy, ptr, u8, u64, write_cr3
+from qkernel.lib import fmt
+from qkernel.loader import elf, stack
+from qkernel.mm import pagetable, vma
+from qkernel.mm.addr import pa, va
+from qkernel.mm.uaccess import copy_to_user
+from qkernel.proc import current
+from qkernel.qcall import qcall
+from qkernel.syscalls import entry, register
+from qkernel.syscalls.errno import E2BIG, EACCES, EISDIR, ENOENT, ENOEXEC, ENOMEM, ENOTDIR
+from qkernel.syscalls.sys_process import exit_process
+
+STACK_TOP: Final = 0x7FFF_FFFF_F000        # one page below the user half's end, as Linux
+STACK_RESERVE: Final = 8 << 20              # the stack VMA (RLIMIT_STACK)
+STACK_EAGER: Final = 256 << 10              # populated now; below that the stack grows on faults
+STACK_BUILD: Final = 65536                  # bytes the initial stack may take
+S_IFMT: Final = 0o170000
+S_IFREG: Final = 0o100000
+S_IFDIR: Final = 0o040000
+EXIT_CANNOT_EXECUTE: Final = 126
+EXIT_NOT_FOUND: Final = 127
+
+info: elf.LoadInfo = elf.LoadInfo()
+params: stack.StackParams = stack.StackParams()
+st: Stat = Stat()
+stack_area: array[u64, 8194] = array[u64, 8194]()  # STACK_BUILD bytes, 16-aligned inside
+random16: array[u8, 16] = array[u8, 16]()
+msg: fmt.Line = fmt.Line()
+space: vma.AddressSpace = vma.AddressSpace()
+
+
+def host_read(ctx: u64, offset: u64, dst: ptr[u8], n: u64) -> i64:
+    """elf.parse's reader: pread from host handle `ctx` into a kernel buffer."""
+    return i64(qcall(QCALL_PREAD, ctx, pa(u64(dst)), n, offset))
+
+
+def fail(path: ptr[u8], err: i64, detail: ptr[u8], status: u64) -> None:
+    """Reports why the program cannot run, as a shell would, and ends the sandbox."""
+    lp = addr_of(msg)
+    fmt.clear(lp)
+    fmt.put_str(lp, b"pyquark: ")
+    fmt.put_str(lp, path)
+    fmt.put_str(lp, b": ")
+    fmt.put_str(lp, detail)
+    fmt.put_char(lp, 10)
+    qcall(QCALL_CONSOLE_WRITE, 2, pa(u64(addr_of(lp.data))), lp.len, 0)
+    exit_process(status)
+
+
+def errno_text(err: i64) -> ptr[u8]:
+    if err == -ENOENT:
+        return b"No such file or directory"
+    if err == -EACCES:
+        return b"Permission denied"
+    if err == -ENOTDIR:
+        return b"Not a directory"
+    if err == -EISDIR:
+        return b"Is a directory"
+    if err == -ENOMEM:
+        return b"Cannot allocate memory"
+    return b"cannot execute"
+
+
+def prot_of(flags: u64) -> u64:
+    """PF_R/PF_W/PF_X to vma PROT_* bits."""
+    p: u64 = 0
+    if flags & elf.PF_R != 0:
+        p |= vma.PROT_READ
+    if flags & elf.PF_W != 0:
+        p |= vma.PROT_WRITE
+    if flags & elf.PF_X != 0:
+        p |= vma.PROT_EXEC
+    return p
+
+
+def load_segments(handle: u64) -> i64:
+    """Maps every PT_LOAD of `info` into `space` (a page two segments share takes the later
+    one's protection, as Linux's MAP_FIXED mappings do), then fills them; 0 or -errno."""
+    bias = info.load_bias
+    for i in range(info.nloads):
+        seg = addr_of(info.loads[i])
+        lo = (seg.vaddr + bias) & ~u64(PAGE_SIZE - 1)
+        hi = (seg.vaddr + bias + seg.memsz + PAGE_SIZE - 1) & ~u64(PAGE_SIZE - 1)
+        r = vma.map_segment(addr_of(space), lo, hi - lo, prot_of(seg.flags))
+        if r < 0:
+            return r
+    for i in range(info.nloads):
+        seg = addr_of(info.loads[i])
+        # the file bytes, page by page, read by the host straight into each frame
+        done: u64 = 0
+        while done < seg.filesz:
+            v = seg.vaddr + bias + done
+            chunk = PAGE_SIZE - (v & (PAGE_SIZE - 1))
+            if chunk > seg.filesz - done:
+                chunk = seg.filesz - done
+            frame = pagetable.translate(space.pml4, v)
+            if frame == pagetable.NO_PA:
+                return -ENOMEM
+            got = i64(qcall(QCALL_PREAD, handle, frame, chunk, seg.offset + done))
+            if got != i64(chunk):
+                return -ENOEXEC
+            done += chunk
+    return 0
+
+
+def run_program(bp: ptr[BootParams]) -> None:
+    """Runs the program the boot parameters name; does not return."""
+    block = cast(ptr[u8], va(ARGS_PHYS))
+    path_len: u64 = 0
+    while block[path_len] != 0:
+        path_len += 1
+    n = path_len if path_len < 255 else 255
+    memcpy(addr_of(current.exe[0]), block, n)
+    current.exe_len = n
+    current.pid = 1
+    current.ppid = 0
+    handle = i64(qcall(QCALL_OPEN, ARGS_PHYS, path_len, 0, 0))
+    if handle < 0:
+        fail(block, handle, errno_text(handle), EXIT_NOT_FOUND if handle == -ENOENT else EXIT_CANNOT_EXECUTE)
+    r = i64(qcall(QCALL_FSTAT, u64(handle), pa(u64(addr_of(st))), 0, 0))
+    if r < 0:
+        fail(block, r, errno_text(r), EXIT_CANNOT_EXECUTE)
+    if st.st_mode & S_IFMT == S_IFDIR:
+        fail(block, -EACCES, b"Is a directory", EXIT_CANNOT_EXECUTE)
+    if st.st_mode & S_IFMT != S_IFREG or st.st_mode & 0o111 == 0:
+        fail(block, -EACCES, b"Permission denied", EXIT_CANNOT_EXECUTE)
+    r = elf.parse(addr_of(info), host_read, u64(handle), st.st_size)
+    if r < 0:
+        fail(block, r, elf.error_message(info.error), EXIT_CANNOT_EXECUTE)
+    r = vma.init_space(addr_of(space))
+    if r < 0:
+        fail(block, r, b"out of memory creating the address space", EXIT_CANNOT_EXECUTE)
+    r = load_segments(u64(handle))
+    if r < 0:
+        fail(block, r, b"out of memory loading the program", EXIT_CANNOT_EXECUTE)
+    qcall(QCALL_CLOSE, u64(handle), 0, 0, 0)
+    vma.set_brk_start(addr_of(space), info.vaddr_hi + info.load_bias)
+    r = vma.map_stack(addr_of(space), STACK_TOP - STACK_RESERVE, STACK_RESERVE, STACK_EAGER)
+    if r < 0:
+        fail(block, r, b"out of memory for the stack", EXIT_CANNOT_EXECUTE)
+    # the initial stack, built in a kernel buffer that stands for [STACK_TOP - STACK_BUILD, STACK_TOP)
+    qcall(QCALL_RANDOM, pa(u64(addr_of(random16[0]))), 16, 0, 0)
+    params.args = block          # the whole block: exe path, argv, envp, cwd
+    params.args_len = bp.args_len
+    params.argc = bp.argc
+    params.envc = bp.envc
+    params.random = addr_of(random16[0])
+    stack.fill_from_load_info(addr_of(params), addr_of(info))
+    params.hwcap = 0x178BFBFF
+    params.minsigstksz = 0
+    buf = cast(ptr[u8], (u64(addr_of(stack_area[0])) + 15) & ~u64(15))  # stack.build wants 16
+    rsp = stack.build(buf, STACK_BUILD, STACK_TOP, addr_of(params))
+    if rsp < 0:
+        fail(block, rsp, b"Argument list too long" if rsp == -E2BIG else b"malformed argument block",
+             EXIT_CANNOT_EXECUTE)
+    write_cr3(space.pml4)
+    used = STACK_TOP - u64(rsp)
+    if copy_to_user(u64(rsp), buf + (STACK_BUILD - used), used) < 0:
+        fail(block, -ENOMEM, b"cannot write the initial stack", EXIT_CANNOT_EXECUTE)
+    vma.current = addr_of(space)
+    register.register_all()
+    entry.strace = bp.flags & 128 != 0
+    trap.syscall_hook = entry.syscall_trap
+    trap.user_fault_hook = entry.user_fault
+    syscall.init(gdt.kernel_stack_top())
+    syscall.enter_user(elf.user_entry(addr_of(info)), u64(rsp))

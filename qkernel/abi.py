@@ -90,7 +90,8 @@ QCALL_TTY_IOCTL: Final = 13     # (fd 0..2, request TCGETS|TIOCGWINSZ, buf_pa) -
 QCALL_CONSOLE_READ: Final = 14  # (fd 0, buf_pa, len) -> bytes read (0 at EOF) | -errno
 QCALL_NANOSLEEP: Final = 15     # (nanoseconds) -> 0; the host sleeps (no other vCPU work exists yet)
 QCALL_STDIO_FSTAT: Final = 16   # (fd 0..2, stat_pa) -> 0 | -errno: the host's fstat of that stdio fd
-QCALL_MAX: Final = 17
+QCALL_ZERO_PAGES: Final = 17    # (pa, npages) -> 0: the host zeroes guest frames (pvm: CPL 0 is emulated)
+QCALL_MAX: Final = 18
 
 OPEN_DIRECTORY: Final = 1       # fail with -ENOTDIR unless the path is a directory
 OPEN_NOFOLLOW: Final = 2        # do not follow a symlink in the last component (-ELOOP)

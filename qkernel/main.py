@@ -11,7 +11,7 @@ from qkernel.arch import gdt, idt
 from qkernel.dialect import addr_of, asm, cast, export, halt, ptr, read_cr3, trap, u64, u8, volatile_load
 from qkernel import exec, klog, selftest
 from qkernel.lib import fmt
-from qkernel.mm import frames, pagetable
+from qkernel.mm import frames, pagetable, vma
 from qkernel.mm.addr import pa
 from qkernel.panic import panic
 from qkernel.qcall import qcall
@@ -58,6 +58,9 @@ def kmain(bp: ptr[BootParams]) -> None:
     klog.info(b"qkernel: cpu tables, log and frame allocator up")
     deliberate_fault(bp.flags)
     if bp.argc > 0:
+        frames.host_zeroing = bp.platform == PLATFORM_PVM
+        if bp.platform == PLATFORM_PVM:
+            vma.fault_around = 65536
         pagetable.init(read_cr3(), True)
         exec.run_program(bp)  # does not return
     ticks: u64 = 0

@@ -144,6 +144,12 @@ class QcallServer:
         self.memory.write(stat_pa, pack_stat(st))
         return 0
 
+    def zero_pages(self, pa: int, npages: int, *_: int) -> int:
+        if pa % 4096 or npages > (1 << 20):
+            return -errno.EINVAL
+        self.memory.fill(pa, npages * 4096, 0)
+        return 0
+
     def panic(self, msg: int, length: int, frame_gpa: int, *_: int) -> int:
         try:
             text = self.memory.read(msg, min(length, 4096)).decode("utf-8", "replace")
@@ -154,6 +160,6 @@ class QcallServer:
     HANDLERS: ClassVar[dict[int, Callable[..., int]]] = {
         K.QCALL_CONSOLE_WRITE: console_write, K.QCALL_EXIT: exit, K.QCALL_CLOCK: clock,
         K.QCALL_RANDOM: random, K.QCALL_LOG: klog, K.QCALL_PANIC: panic,
-        K.QCALL_NANOSLEEP: nanosleep, K.QCALL_STDIO_FSTAT: stdio_fstat,
+        K.QCALL_NANOSLEEP: nanosleep, K.QCALL_STDIO_FSTAT: stdio_fstat, K.QCALL_ZERO_PAGES: zero_pages,
         **FILE_QCALLS,  # open, pread, close, fstat, stat, readlink, tty ioctl, console read
     }

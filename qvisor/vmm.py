@@ -46,6 +46,7 @@ class RunResult:
     crash: str | None = None
     log: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    qcalls: dict[int, int] = field(default_factory=dict)  # qcall number -> times served
 
 
 class _VmHandlers(Handlers):
@@ -112,7 +113,7 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
             from .crash import format_report
             from .symbols import KernelSymbols
             report = format_report(crash, vm.memory, BOOT_LAYOUT, KernelSymbols(image), platform)
-        return RunResult(status, platform, report, server.log, time.perf_counter() - t0)
+        return RunResult(status, platform, report, server.log, time.perf_counter() - t0, dict(server.counts))
     finally:
         if files is not None:
             files.close_all()

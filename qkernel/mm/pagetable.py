@@ -39,7 +39,7 @@ allocated, -EEXIST when mapping over an existing leaf, -EFAULT when a page is no
 from __future__ import annotations
 
 from qkernel.abi import PAGE_SIZE
-from qkernel.dialect import (Final, addr_of, asm, cast, i64, memcpy, memset, ptr, read_cr3, struct,
+from qkernel.dialect import (Final, addr_of, asm, cast, i64, memcpy, ptr, read_cr3, struct,
                              u64, write_cr3)
 from qkernel.mm import frames
 from qkernel.mm.addr import va
@@ -117,10 +117,7 @@ def table(phys: u64) -> ptr[u64]:
 
 def new_table() -> u64:
     """A zeroed frame for a page table, or 0 when frames are exhausted."""
-    p = frames.alloc()
-    if p != 0:
-        memset(cast(ptr[None], va(p)), 0, PAGE_SIZE)
-    return p
+    return frames.alloc_zeroed()
 
 
 def current_pml4() -> u64:
@@ -339,12 +336,11 @@ def leaf_op(slot: ptr[u64], v: u64, r: ptr[RangeOp]) -> None:
     if r.op == OP_POPULATE:
         if e != 0:
             return
-        f = frames.alloc()
+        f = frames.alloc_zeroed()
         if f == 0:
             r.error = -ENOMEM
             r.stop = v
             return
-        memset(cast(ptr[None], va(f)), 0, PAGE_SIZE)
         slot[0] = make_leaf(f, r.flags)
         r.count += 1
         return

@@ -151,6 +151,9 @@ class AddressSpace:
 # The running process's address space (the #PF handler and the memory system calls use it);
 # NULL before the first program starts.
 current: ptr[AddressSpace] = NULL
+# Bytes handle_fault maps per fault (a power of two >= PAGE_SIZE). On kvm_pvm a fault costs
+# ~1 ms of emulated CPL 0 work, so the kernel maps 64 KiB blocks there; elsewhere one page.
+fault_around: u64 = PAGE_SIZE
 
 
 # ---- small helpers ---------------------------------------------------------------------------
@@ -885,7 +888,16 @@ def handle_fault(mm: ptr[AddressSpace], addr: u64, is_write: bool, is_exec: bool
         if e & flags != flags or e & pagetable.PTE_NX & ~flags != 0:
             pagetable.protect(mm.pml4, page, flags)   # out of step with the VMA: resync
         return 0
-    r = pagetable.populate_range(mm.pml4, page, page + PAGE_SIZE, flags)
+    lo = page
+    hi = page + PAGE_SIZE
+    if fault_around > PAGE_SIZE:  # map the aligned block around the page too, inside this VMA
+        lo = page & ~(fault_around - 1)
+        hi = lo + fault_around
+        if lo < v.start:
+            lo = v.start
+        if hi > v.end:
+            hi = v.end
+    r = pagetable.populate_range(mm.pml4, lo, hi, flags)
     if r < 0:
         return r
     return 0

@@ -462,12 +462,15 @@ def test_emucall_map_region(kmachine):
     base = m.map_region(ro, 16 * PAGE, "r")                  # physical placement chosen by emucall
     assert base % PAGE == 0 and base != 0x100_0000
     m.call(f"{FR}.init", 0x100_0000 + 16 * PAGE, 0x100_0000)
+    # frames never handed out are zero (guest RAM starts zeroed): only a recycled one is zeroed
+    assert m.call(f"{FR}.free", m.call(f"{FR}.alloc")) & 0xFF == 1
     m.write(ro, b"\xff" * PAGE)                              # the host may write anywhere
     with pytest.raises(EmuError, match="write to read-only memory"):
         m.call(f"{PT}.new_table")                            # memset through the direct map
     rw = D + 0x200_0000
     m.map_region(rw, 4 * PAGE)
     m.call(f"{FR}.init", 0x200_0000 + 4 * PAGE, 0x200_0000)
+    assert m.call(f"{FR}.free", m.call(f"{FR}.alloc")) & 0xFF == 1
     m.write(rw, b"\xff" * PAGE)
     assert m.call(f"{PT}.new_table") == 0x200_0000 and m.read(rw, PAGE) == bytes(PAGE)
     with pytest.raises(ValueError, match="overlaps"):

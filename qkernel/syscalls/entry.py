@@ -5,9 +5,10 @@ end the process with status 128 + signal)."""
 
 from __future__ import annotations
 
-from qkernel.abi import QCALL_CONSOLE_WRITE
+from qkernel.abi import LOG_INFO, QCALL_CONSOLE_WRITE
 from qkernel.arch.trap import TrapFrame
 from qkernel.dialect import Final, addr_of, i64, ptr, read_cr2, u64
+from qkernel.klog import finish, start
 from qkernel.lib import fmt
 from qkernel.mm import vma
 from qkernel.mm.addr import pa
@@ -77,4 +78,16 @@ def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
         sig = SIGTRAP
     elif vector == 17:
         sig = SIGBUS
+    lp = start(LOG_INFO)
+    fmt.put_str(lp, b"program killed by signal ")
+    fmt.put_dec(lp, sig)
+    fmt.put_str(lp, b": vector ")
+    fmt.put_dec(lp, vector)
+    fmt.put_str(lp, b" at rip=")
+    fmt.put_hex(lp, frame.rip)
+    fmt.put_str(lp, b" cr2=")
+    fmt.put_hex(lp, read_cr2())
+    fmt.put_str(lp, b" error=")
+    fmt.put_hex(lp, frame.error)
+    finish(LOG_INFO)
     exit_process(128 + sig)

@@ -75,6 +75,9 @@ MSR_APIC_BASE = 0x1B
 EFER_SCE = 1
 RF_TF, RF_IF, RF_NT, RF_RF, RF_VM = 1 << 8, 1 << 9, 1 << 14, 1 << 16, 1 << 17
 CPUID1_ECX_X2APIC = 1 << 21
+# The host's leaf-1 features unicorn cannot execute (FMA, XSAVE/OSXSAVE, AVX, F16C, RDRAND): hidden,
+# so programs (glibc's ifunc selection) pick the SSE2 paths instead of faulting on xgetbv/AVX.
+CPUID1_ECX_UNEMULATED = (1 << 12) | (1 << 26) | (1 << 27) | (1 << 28) | (1 << 29) | (1 << 30)
 
 VEC_DE, VEC_DB, VEC_BP, VEC_UD, VEC_DF, VEC_TS, VEC_NP, VEC_SS, VEC_GP, VEC_PF = (
     0, 1, 3, 6, 8, 10, 11, 12, 13, 14)
@@ -639,7 +642,7 @@ class EmuPlatform:
         a, b, c, d = self._cpuid1
         uc.reg_write(X.UC_X86_REG_RAX, a)
         uc.reg_write(X.UC_X86_REG_RBX, b)
-        uc.reg_write(X.UC_X86_REG_RCX, c | CPUID1_ECX_X2APIC)
+        uc.reg_write(X.UC_X86_REG_RCX, (c | CPUID1_ECX_X2APIC) & ~CPUID1_ECX_UNEMULATED)
         uc.reg_write(X.UC_X86_REG_RDX, d)
         return 1
 

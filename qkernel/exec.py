@@ -21,7 +21,7 @@ from qkernel.mm.addr import pa, va
 from qkernel.mm.uaccess import copy_to_user
 from qkernel.proc import current
 from qkernel.qcall import qcall
-from qkernel.syscalls import entry, register
+from qkernel.syscalls import entry, register, sys_process, sys_time
 from qkernel.syscalls.errno import E2BIG, EACCES, EISDIR, ENOENT, ENOEXEC, ENOMEM, ENOTDIR
 from qkernel.syscalls.sys_process import exit_process
 
@@ -129,6 +129,8 @@ def run_program(bp: ptr[BootParams]) -> None:
     current.exe_len = n
     current.pid = 1
     current.ppid = 0
+    sys_process.set_name_from_path(block, path_len)
+    sys_time.start_ns = u64(sys_time.now_ns(sys_time.CLOCK_MONOTONIC))
     handle = i64(qcall(QCALL_OPEN, ARGS_PHYS, path_len, 0, 0))
     if handle < 0:
         fail(block, handle, errno_text(handle), EXIT_NOT_FOUND if handle == -ENOENT else EXIT_CANNOT_EXECUTE)

@@ -9,7 +9,8 @@ Pages are reached through the direct map, so this works whatever the kernel's pr
 from __future__ import annotations
 
 from qkernel.abi import PAGE_SIZE
-from qkernel.dialect import Final, cast, i64, memcpy, ptr, read_cr3, u8, u64
+from qkernel.dialect import NULL, Final, cast, i64, memcpy, ptr, read_cr3, u8, u64
+from qkernel.mm import vma
 from qkernel.mm.addr import va
 from qkernel.syscalls.errno import EFAULT
 
@@ -23,8 +24,18 @@ NOT_MAPPED: Final = 0xFFFF_FFFF_FFFF_FFFF
 
 
 def user_page_pa(addr: u64, write: bool) -> u64:
-    """Physical address of the byte at user address `addr`, or NOT_MAPPED when its page is not
-    present, not user-accessible, or (for writes) not writable."""
+    """Physical address of the byte at user address `addr`, or NOT_MAPPED when no access is
+    possible. A page the address space holds but has not populated yet (a fresh mmap, the stack
+    below its populated top) is faulted in first, as the CPU's access would."""
+    pa = walk(addr, write)
+    if pa == NOT_MAPPED and vma.current != NULL and addr < USER_TOP:
+        if vma.handle_fault(vma.current, addr, write, False) == 0:
+            pa = walk(addr, write)
+    return pa
+
+
+def walk(addr: u64, write: bool) -> u64:
+    """The page-table walk of user_page_pa, without faulting anything in."""
     if addr >= USER_TOP:
         return NOT_MAPPED
     table = read_cr3() & ADDR_MASK

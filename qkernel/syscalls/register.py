@@ -57,3 +57,18 @@ def register_all() -> None:
     register(n.SYS_mprotect, b"mprotect", sys_mm.sys_mprotect, S)
     register(n.SYS_mremap, b"mremap", sys_mm.sys_mremap, S)
     register(n.SYS_madvise, b"madvise", sys_mm.sys_madvise, P)     # DONTNEED zeroes; hints accepted
+    register(n.SYS_fcntl, b"fcntl", sys_io.sys_fcntl, P)           # F_GETFD/SETFD/GETFL/SETFL on stdio
+    register(n.SYS_umask, b"umask", sys_process.sys_umask, S)
+    register(n.SYS_getrusage, b"getrusage", sys_time.sys_getrusage, P)  # times only
+    register(n.SYS_setuid, b"setuid", sys_process.sys_setid, P)    # only to the current id (0)
+    register(n.SYS_setgid, b"setgid", sys_process.sys_setid, P)
+    register(n.SYS_getpgrp, b"getpgrp", sys_process.sys_getpgrp, S)
+    register(n.SYS_getsid, b"getsid", sys_process.sys_getpgid, S)
+    register(n.SYS_getpgid, b"getpgid", sys_process.sys_getpgid, S)
+    register(n.SYS_getgroups, b"getgroups", sys_process.sys_getgroups, S)
+    register(n.SYS_getresuid, b"getresuid", sys_process.sys_getresid, S)
+    register(n.SYS_getresgid, b"getresgid", sys_process.sys_getresid, S)
+    register(n.SYS_sched_getparam, b"sched_getparam", sys_process.sys_sched_getparam, S)
+    register(n.SYS_sched_getscheduler, b"sched_getscheduler", sys_process.sys_sched_getscheduler, S)
+    register(n.SYS_clock_getres, b"clock_getres", sys_time.sys_clock_getres, S)
+    register(n.SYS_getcpu, b"getcpu", sys_process.sys_getcpu, S)

@@ -178,6 +178,33 @@ def sys_newfstatat(dirfd: u64, path: u64, statbuf: u64, flags: u64, a4: u64, a5:
     return copy_to_user(statbuf, addr_of(bounce[0]), 144)
 
 
+F_DUPFD: Final = 0
+F_GETFD: Final = 1
+F_SETFD: Final = 2
+F_GETFL: Final = 3
+F_SETFL: Final = 4
+O_WRONLY: Final = 1
+O_RDWR: Final = 2
+cloexec: u64 = 0  # bit n: FD_CLOEXEC on descriptor n
+
+
+def sys_fcntl(fd: u64, cmd: u64, arg: u64, a3: u64, a4: u64, a5: u64) -> i64:
+    """Descriptor flags of the standard streams (partial: duplicating needs the fd table)."""
+    global cloexec
+    if not _stdio(fd):
+        return -EBADF
+    if cmd == F_GETFD:
+        return i64((cloexec >> fd) & 1)
+    if cmd == F_SETFD:
+        cloexec = (cloexec & ~(u64(1) << fd)) | ((arg & 1) << fd)
+        return 0
+    if cmd == F_GETFL:
+        return O_RDWR if fd == 0 else O_WRONLY
+    if cmd == F_SETFL:
+        return 0
+    return -EINVAL
+
+
 PROC_SELF_EXE: Final = 14  # len(b"/proc/self/exe")
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from qkernel.dialect import Final, i64, u64
 from qkernel.mm import vma
-from qkernel.syscalls.errno import EINVAL, ENODEV
+from qkernel.syscalls import sys_io
+from qkernel.syscalls.errno import EBADF, EINVAL, ENODEV
 
 PAGE_MASK_LOW: Final = 0xFFF
 
@@ -19,7 +20,7 @@ def sys_mmap(addr: u64, length: u64, prot: u64, flags: u64, fd: u64, offset: u64
     if offset & PAGE_MASK_LOW != 0:
         return -EINVAL
     if flags & vma.MAP_ANONYMOUS == 0:
-        return -ENODEV
+        return -ENODEV if fd < 3 and sys_io.stdio_open >> fd & 1 != 0 else -EBADF
     return i64(vma.mmap_anon(vma.current, addr, length, prot, flags))
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from qkernel.abi import QCALL_EXIT
 from qkernel.arch import syscall
-from qkernel.dialect import Final, addr_of, array, i64, memset, ptr, u8, u64
+from qkernel.dialect import Final, addr_of, array, i64, memset, ptr, u8, u32, u64
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
 from qkernel.proc import current
 from qkernel.qcall import qcall
-from qkernel.syscalls.errno import EFAULT, EINVAL
+from qkernel.syscalls.errno import EFAULT, EINVAL, EPERM, ESRCH
 
 ARCH_SET_GS: Final = 0x1001
 ARCH_SET_FS: Final = 0x1002
@@ -116,8 +116,86 @@ def sys_sched_yield(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64
 
 def sys_sched_getaffinity(pid: u64, size: u64, mask: u64, a3: u64, a4: u64, a5: u64) -> i64:
     """One CPU: bit 0. Returns the bytes written (8, Linux's cpumask size here), like the syscall."""
+    if pid != 0 and pid != current.pid:
+        return -ESRCH
     if size < 8:
         return -EINVAL
     one: u64 = 1
     r = copy_to_user(mask, addr_of(one), 8)
     return r if r < 0 else 8
+
+
+ids: array[u32, 3] = array[u32, 3]()
+umask_value: u64 = 0o022
+
+
+def sys_getresid(r: u64, e: u64, s: u64, a3: u64, a4: u64, a5: u64) -> i64:
+    """getresuid/getresgid: real, effective and saved ids, all 0 (root inside the sandbox)."""
+    ids[0] = 0
+    if copy_to_user(r, addr_of(ids[0]), 4) != 0 or copy_to_user(e, addr_of(ids[0]), 4) != 0 \
+            or copy_to_user(s, addr_of(ids[0]), 4) != 0:
+        return -EFAULT
+    return 0
+
+
+def sys_getgroups(size: u64, lst: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
+    """No supplementary groups."""
+    return 0
+
+
+def sys_setid(id: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
+    """setuid/setgid: the sandbox has one identity (0); changing to it succeeds, others -EPERM."""
+    return 0 if id & 0xFFFFFFFF == 0 else -EPERM
+
+
+def sys_getpgrp(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
+    """getpgrp/getsid(0)/getpgid(0): the program leads its own session and group."""
+    return i64(current.pid)
+
+
+def sys_getpgid(pid: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
+    if pid != 0 and pid != current.pid:
+        return -ESRCH
+    return i64(current.pid)
+
+
+def sys_umask(mask: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
+    global umask_value
+    old = umask_value
+    umask_value = mask & 0o777
+    return i64(old)
+
+
+def sys_getcpu(cpu: u64, node: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
+    ids[0] = 0
+    if cpu != 0 and copy_to_user(cpu, addr_of(ids[0]), 4) != 0:
+        return -EFAULT
+    if node != 0 and copy_to_user(node, addr_of(ids[0]), 4) != 0:
+        return -EFAULT
+    return 0
+
+
+def sys_sched_getscheduler(pid: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
+    if pid != 0 and pid != current.pid:
+        return -ESRCH
+    return 0  # SCHED_OTHER
+
+
+def sys_sched_getparam(pid: u64, param: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
+    if pid != 0 and pid != current.pid:
+        return -ESRCH
+    ids[0] = 0
+    return copy_to_user(param, addr_of(ids[0]), 4)
+
+
+def set_name_from_path(path: ptr[u8], n: u64) -> None:
+    """comm: the executable's basename, at most 15 bytes (as Linux's __set_task_comm)."""
+    start: u64 = 0
+    for i in range(n):
+        if path[i] == 47:
+            start = i + 1
+    memset(addr_of(current.name[0]), 0, 16)
+    j: u64 = 0
+    while start + j < n and j < 15:
+        current.name[j] = path[start + j]
+        j += 1

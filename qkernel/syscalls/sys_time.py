@@ -7,7 +7,7 @@ fast path). Sleeping is a host sleep: the sandbox has one runnable task.
 from __future__ import annotations
 
 from qkernel.abi import QCALL_CLOCK, QCALL_NANOSLEEP
-from qkernel.dialect import Final, addr_of, array, i64, u64
+from qkernel.dialect import Final, addr_of, array, i64, memset, u64
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
 from qkernel.qcall import qcall
 from qkernel.syscalls.errno import EFAULT, EINVAL
@@ -66,6 +66,38 @@ def sys_time(tloc: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
         if copy_to_user(tloc, addr_of(ts[0]), 8) != 0:
             return -EFAULT
     return i64(t)
+
+
+def sys_clock_getres(clock: u64, res: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
+    """1 ns for every clock Linux has (high-resolution timers)."""
+    if clock > CLOCK_BOOTTIME:
+        return -EINVAL
+    if res == 0:
+        return 0
+    ts[0] = 0
+    ts[1] = 1
+    return copy_to_user(res, addr_of(ts[0]), 16)
+
+
+usage: array[u64, 18] = array[u64, 18]()  # struct rusage (144 bytes)
+RUSAGE_CHILDREN: Final = 0xFFFF_FFFF_FFFF_FFFF  # -1
+RUSAGE_SELF: Final = 0
+RUSAGE_THREAD: Final = 1
+
+
+def sys_getrusage(who: u64, buf: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
+    """User time as the time since the kernel started the program; the rest zero (partial)."""
+    if who != RUSAGE_SELF and who != RUSAGE_THREAD and who != RUSAGE_CHILDREN:
+        return -EINVAL
+    memset(addr_of(usage[0]), 0, 144)
+    if who != RUSAGE_CHILDREN:
+        t = u64(now_ns(CLOCK_MONOTONIC)) - start_ns
+        usage[0] = t // NSEC
+        usage[1] = t % NSEC // 1000
+    return copy_to_user(buf, addr_of(usage[0]), 144)
+
+
+start_ns: u64 = 0
 
 
 def _sleep(clock: u64, flags: u64, req: u64, rem: u64) -> i64:

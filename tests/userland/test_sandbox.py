@@ -22,10 +22,20 @@ import os
 from pathlib import Path
 
 import harness
+import subprocess
+
 import pytest
 
 MANIFEST = harness.load_manifest()
-PLATFORMS = [p.strip() for p in os.environ.get("PYQUARK_USERLAND_PLATFORMS", "auto").split(",") if p.strip()]
+def _default_platforms() -> str:
+    """This host's KVM platform (pvm or kvm) when /dev/kvm works, and always emu."""
+    from qvisor.platform.select import detect
+    name, _ = detect()
+    return "emu" if name == "emu" else f"{name},emu"
+
+
+PLATFORMS = [p.strip() for p in os.environ.get("PYQUARK_USERLAND_PLATFORMS", _default_platforms()).split(",")
+             if p.strip()]
 
 
 def _why_skipped() -> str | None:
@@ -74,7 +84,13 @@ def test_sandbox_matches_native(userland_build, sandbox_kernel, case: harness.Ca
     if not Path(path).exists():
         pytest.skip(f"{path} is not installed here")
     native = _native(case, variant)
-    sandbox = harness.run_sandbox(path, case.args, case.env_dict(), case.stdin, platform, kernel=sandbox_kernel)
+    # a case waiting for a kernel feature may block forever (pause() without timers): bound it
+    timeout = 20 if MANIFEST.missing(case) else 300
+    try:
+        sandbox = harness.run_sandbox(path, case.args, case.env_dict(), case.stdin, platform,
+                                      kernel=sandbox_kernel, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{case.name}[{variant}] on {platform}: still running after {timeout} s")
     diffs = harness.compare(native, sandbox)
     detail = f"\nqvisor stderr:\n{sandbox.stderr.rstrip()}" if diffs and sandbox.stderr else ""
     assert not diffs, f"{case.name}[{variant}] on {platform}:\n" + "\n".join(diffs) + detail

@@ -28,12 +28,12 @@ kernel: setup
 test: setup
 	$(VPY) -m pytest
 
-# The main job as far as it goes today: build the kernel, boot it in a VM (pvm/kvm when /dev/kvm
-# works, unicorn otherwise) through its self-test, then run a kernel-Python function compiled by qkc.
+# The main job: build the kernel, boot it in a VM (pvm/kvm when /dev/kvm works, unicorn otherwise)
+# through its self-test, then run Debian's static busybox in the sandbox.
 demo: kernel
 	$(VENV)/bin/qvisor boot
-	@echo "qkc run examples/fib.py fib 90:"
-	@$(VENV)/bin/qkc run examples/fib.py fib 90
+	$(VENV)/bin/qvisor run -- /bin/busybox echo "hello from busybox, in the pyquark sandbox"
+	$(VENV)/bin/qvisor run -- /bin/busybox uname -a
 
 bench: setup
 	$(VPY) -m bench

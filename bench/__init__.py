@@ -6,6 +6,7 @@ registers itself with `@benchmark(name, group)`:
   bench/codegen/    qkc-generated code vs gcc -O2 on the same algorithms (group "codegen")
   bench/build.py    kernel build times: clean, no-op, one module changed (group "codegen")
   bench/boot.py     `qvisor boot` process start to exit per platform (group "runtime")
+  bench/runtime.py  null syscall and hello world, native vs `qvisor run` (group "runtime")
 
 (bench/kvm_exit.py is a standalone script, not part of this registry.)
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 # Modules whose import registers benchmarks; __main__ imports them in this order.
-MODULES = ["bench.codegen", "bench.build", "bench.boot"]
+MODULES = ["bench.codegen", "bench.build", "bench.boot", "bench.runtime"]
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ BOOT_MAGIC: Final = 0x4B52_4155_5159_5000  # "PYQUARK" + 0
 PLATFORM_PVM: Final = 1
 PLATFORM_KVM: Final = 2
 PLATFORM_EMU: Final = 3
-MODE_FLAT: Final = 1   # application at CPL 0 beside the kernel (pvm)
-MODE_SPLIT: Final = 2  # application in ring 3 (kvm, emu)
+MODE_FLAT: Final = 1   # kernel and application share a privilege level (planned for pvm)
+MODE_SPLIT: Final = 2  # application in ring 3, kernel in ring 0 (every platform today)
 
 # boot flags: self-tests and deliberate faults (for crash-report tests)
 BOOT_SELFTEST: Final = 1

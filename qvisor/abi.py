@@ -26,7 +26,7 @@ QCALL_ARGS = QCALL.offset("args")
 QCALL_RESULT = QCALL.offset("result")
 
 PLATFORM_IDS = {"pvm": K.PLATFORM_PVM, "kvm": K.PLATFORM_KVM, "emu": K.PLATFORM_EMU}
-MODES = {"pvm": K.MODE_FLAT, "kvm": K.MODE_SPLIT, "emu": K.MODE_SPLIT}
+MODES = {"pvm": K.MODE_SPLIT, "kvm": K.MODE_SPLIT, "emu": K.MODE_SPLIT}  # flat: planned for pvm
 FAULT_FLAGS = {"ud": K.BOOT_FAULT_UD, "pf": K.BOOT_FAULT_PF, "de": K.BOOT_FAULT_DE,
                "panic": K.BOOT_FAULT_PANIC, "int3": K.BOOT_FAULT_INT3,
                "triple": K.BOOT_FAULT_TRIPLE}

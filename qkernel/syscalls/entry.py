@@ -13,7 +13,7 @@ from qkernel.lib import fmt
 from qkernel.mm import vma
 from qkernel.mm.addr import pa
 from qkernel.qcall import qcall
-from qkernel.syscalls import table
+from qkernel.syscalls import errno, table
 from qkernel.syscalls.errno import ENOMEM
 from qkernel.syscalls.sys_process import exit_process
 
@@ -44,8 +44,18 @@ def _trace(nr: u64, frame: ptr[TrapFrame], result: i64) -> None:
     fmt.put_hex(lp, frame.rsi)
     fmt.put_str(lp, b", ")
     fmt.put_hex(lp, frame.rdx)
+    fmt.put_str(lp, b", ")
+    fmt.put_hex(lp, frame.r10)
+    fmt.put_str(lp, b", ")
+    fmt.put_hex(lp, frame.r8)
+    fmt.put_str(lp, b", ")
+    fmt.put_hex(lp, frame.r9)
     fmt.put_str(lp, b") = ")
-    fmt.put_signed(lp, result)
+    if result < 0 and result > -4096 and errno.name(result)[0] != 0:
+        fmt.put_str(lp, b"-1 ")       # as strace shows a failure: -1 and the errno's name
+        fmt.put_str(lp, errno.name(result))
+    else:
+        fmt.put_signed(lp, result)
     fmt.put_char(lp, 10)
     qcall(QCALL_CONSOLE_WRITE, 2, pa(u64(addr_of(lp.data))), lp.len, 0)
 

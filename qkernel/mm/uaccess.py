@@ -69,34 +69,33 @@ def range_ok(addr: u64, n: u64, write: bool) -> bool:
     return True
 
 
-def copy_from_user(dst: ptr[u8], src: u64, n: u64) -> i64:
-    """Copies n bytes from user address src; 0 or -EFAULT (then nothing was copied)."""
-    if not range_ok(src, n, False):
+def _copy(user: u64, kbuf: ptr[u8], n: u64, to_user: bool) -> i64:
+    """Copies n bytes between user address `user` and kernel buffer kbuf, page by page through
+    the direct map; 0, or -EFAULT before anything is copied when the range is not accessible."""
+    if not range_ok(user, n, to_user):
         return -EFAULT
     done: u64 = 0
     while done < n:
-        pa = user_page_pa(src + done, False)
-        chunk = PAGE_SIZE - ((src + done) & (PAGE_SIZE - 1))
+        frame = cast(ptr[u8], va(user_page_pa(user + done, to_user)))
+        chunk = PAGE_SIZE - ((user + done) & (PAGE_SIZE - 1))
         if chunk > n - done:
             chunk = n - done
-        memcpy(dst + done, cast(ptr[u8], va(pa)), chunk)
+        if to_user:
+            memcpy(frame, kbuf + done, chunk)
+        else:
+            memcpy(kbuf + done, frame, chunk)
         done += chunk
     return 0
+
+
+def copy_from_user(dst: ptr[u8], src: u64, n: u64) -> i64:
+    """Copies n bytes from user address src; 0 or -EFAULT (then nothing was copied)."""
+    return _copy(src, dst, n, False)
 
 
 def copy_to_user(dst: u64, src: ptr[u8], n: u64) -> i64:
     """Copies n bytes to user address dst; 0 or -EFAULT (then nothing was written)."""
-    if not range_ok(dst, n, True):
-        return -EFAULT
-    done: u64 = 0
-    while done < n:
-        pa = user_page_pa(dst + done, True)
-        chunk = PAGE_SIZE - ((dst + done) & (PAGE_SIZE - 1))
-        if chunk > n - done:
-            chunk = n - done
-        memcpy(cast(ptr[u8], va(pa)), src + done, chunk)
-        done += chunk
-    return 0
+    return _copy(dst, src, n, True)
 
 
 def strncpy_from_user(dst: ptr[u8], src: u64, size: u64) -> i64:

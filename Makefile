@@ -36,6 +36,14 @@ demo: kernel
 	$(VENV)/bin/qvisor run -- /bin/busybox uname -a
 
 bench: setup
+	@# peers for bench/peers.py: qemu-user and gVisor (runsc), installed only when missing
+	@missing=""; command -v qemu-x86_64 >/dev/null 2>&1 || missing="$$missing qemu-user"; \
+	command -v runsc >/dev/null 2>&1 || missing="$$missing runsc"; \
+	if [ -n "$$missing" ]; then \
+		echo "bench: installing missing peers:$$missing (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing \
+			|| echo "bench: could not install$$missing; those peers show as n/a"; \
+	fi
 	$(VPY) -m bench
 
 # The userland test corpus: each userland_tests/NAME.c built twice, static, into

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 # Modules whose import registers benchmarks; __main__ imports them in this order.
-MODULES = ["bench.codegen", "bench.build", "bench.boot", "bench.runtime"]
+MODULES = ["bench.codegen", "bench.build", "bench.boot", "bench.runtime", "bench.peers"]
 
 
 @dataclass(frozen=True)

@@ -367,7 +367,8 @@ def peak_rss(all_sides: list[Side]) -> dict[str, str]:
     return out
 
 
-def ratios_to_native(all_sides: list[Side], table: dict[str, dict[str, Cell]]) -> list[tuple[str, list[tuple[str, float | None]]]]:
+def ratios_to_native(all_sides: list[Side], table: dict[str, dict[str, Cell]]
+                     ) -> list[tuple[str, list[tuple[str, float | None]]]]:
     """For the chart: per workload, each non-native side's median / native's (None: n/a)."""
     out = []
     for w in WORKLOADS:

@@ -100,15 +100,21 @@ def copy_to_user(dst: u64, src: ptr[u8], n: u64) -> i64:
 
 def strncpy_from_user(dst: ptr[u8], src: u64, size: u64) -> i64:
     """Copies a NUL-terminated user string into dst (size bytes, NUL included); returns its
-    length, -EFAULT, or -ENAMETOOLONG-style -1 when no NUL fits (caller picks the errno)."""
+    length, -EFAULT, or -1 when no NUL fits in size bytes (the caller picks the errno).
+    One page walk per page, not per byte."""
     i: u64 = 0
     while i < size:
         pa = user_page_pa(src + i, False)
         if pa == NOT_MAPPED:
             return -EFAULT
-        c = cast(ptr[u8], va(pa))[0]
-        dst[i] = c
-        if c == 0:
-            return i64(i)
-        i += 1
+        page = cast(ptr[u8], va(pa))
+        chunk = PAGE_SIZE - ((src + i) & (PAGE_SIZE - 1))
+        if chunk > size - i:
+            chunk = size - i
+        for j in range(chunk):
+            c = page[j]
+            dst[i + j] = c
+            if c == 0:
+                return i64(i + j)
+        i += chunk
     return -1

@@ -15,7 +15,8 @@ from __future__ import annotations
 from qkernel.dialect import Final, array, struct, u8, u32, u64
 
 # ---- memory layout (virtual addresses in the upper half, none in the top 2 GiB)
-DIRECT_MAP_BASE: Final = 0xFFFF_8000_0000_0000  # + pa -> pa, all of guest RAM
+DIRECT_MAP_BASE: Final = 0xFFFF_A000_0000_0000  # + pa -> pa, all of guest RAM (not PML4 slot 256:
+#                                                kvm_pvm keeps that slot from ring 3, see flat mode)
 KERNEL_BASE: Final = 0xFFFF_C000_0000_0000      # the image, linked here
 KERNEL_PHYS: Final = 0x20_0000                  # where the image is loaded
 GDT_PHYS: Final = 0x1000

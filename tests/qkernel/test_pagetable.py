@@ -15,7 +15,7 @@ import pytest
 
 from toolchain.emucall import EmuError
 
-D = 0xFFFF_8000_0000_0000           # DIRECT_MAP_BASE
+from qkernel.abi import DIRECT_MAP_BASE as D  # noqa: E402
 WIN = 0x8000_0000                   # physical base of the test RAM window
 WIN_SIZE = 32 << 20
 PAGE = 4096

@@ -17,7 +17,7 @@ import pytest
 import qkernel.mm.vma as V
 from qkernel.dialect import layout
 
-D = 0xFFFF_8000_0000_0000
+from qkernel.abi import DIRECT_MAP_BASE as D  # noqa: E402
 WIN = 0x8000_0000
 WIN_SIZE = 32 << 20
 PAGE = 4096

@@ -679,8 +679,9 @@ class KernelRun:
 
     def __init__(self, kernel_elf, flags: int = 0, mem_size: int = 64 << 20) -> None:
         from qkernel import abi as A
+        from qvisor.abi import BOOT_LAYOUT
         self.A = A
-        self.p = p = EmuPlatform(mem_size)
+        self.p = p = EmuPlatform(mem_size, BOOT_LAYOUT)
         p.load_kernel(kernel_elf)
         end = (p.layout.KERNEL_PHYS + p.span + 0xFFF) & ~0xFFF
         p.memory.write(p.layout.BOOT_PARAMS_PHYS, struct.pack(

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from qkernel.abi import (ARGS_PHYS, PAGE_SIZE, QCALL_CLOSE, QCALL_CONSOLE_WRITE, QCALL_FSTAT,
                          QCALL_OPEN, QCALL_PREAD, QCALL_RANDOM, BootParams, Stat)
-from qkernel.arch import gdt, syscall, trap
-from qkernel.dialect import Final, addr_of, array, cast, i64, memcpy, ptr, u8, u64, write_cr3
+from qkernel.arch import gdt, priv, syscall, trap
+from qkernel.dialect import Final, addr_of, array, cast, i64, memcpy, ptr, u8, u64
 from qkernel.lib import fmt
 from qkernel.loader import elf, stack
 from qkernel.mm import pagetable, vma
@@ -170,7 +170,7 @@ def run_program(bp: ptr[BootParams]) -> None:
     if rsp < 0:
         fail(block, rsp, b"Argument list too long" if rsp == -E2BIG else b"malformed argument block",
              EXIT_CANNOT_EXECUTE)
-    write_cr3(space.pml4)
+    priv.load_cr3(space.pml4)
     used = STACK_TOP - u64(rsp)
     if copy_to_user(u64(rsp), buf + (STACK_BUILD - used), used) < 0:
         fail(block, -ENOMEM, b"cannot write the initial stack", EXIT_CANNOT_EXECUTE)

@@ -39,8 +39,9 @@ allocated, -EEXIST when mapping over an existing leaf, -EFAULT when a page is no
 from __future__ import annotations
 
 from qkernel.abi import PAGE_SIZE
-from qkernel.dialect import (Final, addr_of, asm, cast, i64, memcpy, ptr, read_cr3, struct,
-                             u64, write_cr3)
+from qkernel.dialect import (Final, addr_of, cast, i64, memcpy, ptr, struct,
+                             u64)
+from qkernel.arch import priv
 from qkernel.mm import frames
 from qkernel.mm.addr import va
 from qkernel.syscalls.errno import EEXIST, EFAULT, EINVAL, ENOMEM
@@ -121,7 +122,7 @@ def new_table() -> u64:
 
 
 def current_pml4() -> u64:
-    return read_cr3() & PTE_ADDR
+    return priv.current_cr3() & PTE_ADDR
 
 
 def is_current(pml4: u64) -> bool:
@@ -130,12 +131,12 @@ def is_current(pml4: u64) -> bool:
 
 
 def invlpg(v: u64) -> None:
-    asm("invlpg ($0)", "r,~{memory}", v)
+    priv.invlpg(v)
 
 
 def flush_all() -> None:
     """Drops every non-global TLB entry and the paging-structure caches (CR3 reload)."""
-    write_cr3(read_cr3())
+    priv.load_cr3(priv.current_cr3())
 
 
 def new_space() -> u64:

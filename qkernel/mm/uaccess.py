@@ -9,7 +9,8 @@ Pages are reached through the direct map, so this works whatever the kernel's pr
 from __future__ import annotations
 
 from qkernel.abi import PAGE_SIZE
-from qkernel.dialect import NULL, Final, cast, i64, memcpy, ptr, read_cr3, u8, u64
+from qkernel.dialect import NULL, Final, cast, i64, memcpy, ptr, u8, u64
+from qkernel.arch import priv
 from qkernel.mm import vma
 from qkernel.mm.addr import va
 from qkernel.syscalls.errno import EFAULT
@@ -38,7 +39,7 @@ def walk(addr: u64, write: bool) -> u64:
     """The page-table walk of user_page_pa, without faulting anything in."""
     if addr >= USER_TOP:
         return NOT_MAPPED
-    table = read_cr3() & ADDR_MASK
+    table = priv.current_cr3() & ADDR_MASK
     need: u64 = PTE_P | PTE_U | (PTE_W if write else 0)
     shift: u64 = 39
     while True:

@@ -41,7 +41,16 @@ EOPNOTSUPP: Final = 95
 ETIMEDOUT: Final = 110
 
 ERRNO_MAX: Final = 110
-NAMES: array[ptr[u8], 111] = [b"", b"EPERM", b"ENOENT", b"ESRCH", b"EINTR", b"EIO", b"ENXIO", b"E2BIG", b"ENOEXEC", b"EBADF", b"ECHILD", b"EAGAIN", b"ENOMEM", b"EACCES", b"EFAULT", b"", b"EBUSY", b"EEXIST", b"", b"ENODEV", b"ENOTDIR", b"EISDIR", b"EINVAL", b"ENFILE", b"EMFILE", b"ENOTTY", b"", b"EFBIG", b"ENOSPC", b"ESPIPE", b"EROFS", b"", b"EPIPE", b"", b"ERANGE", b"", b"ENAMETOOLONG", b"", b"ENOSYS", b"", b"ELOOP", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"EOVERFLOW", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"EOPNOTSUPP", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"ETIMEDOUT"]
+NAMES: array[ptr[u8], 111] = [
+    b"", b"EPERM", b"ENOENT", b"ESRCH", b"EINTR", b"EIO", b"ENXIO", b"E2BIG", b"ENOEXEC",
+    b"EBADF", b"ECHILD", b"EAGAIN", b"ENOMEM", b"EACCES", b"EFAULT", b"", b"EBUSY", b"EEXIST",
+    b"", b"ENODEV", b"ENOTDIR", b"EISDIR", b"EINVAL", b"ENFILE", b"EMFILE", b"ENOTTY", b"",
+    b"EFBIG", b"ENOSPC", b"ESPIPE", b"EROFS", b"", b"EPIPE", b"", b"ERANGE", b"",
+    b"ENAMETOOLONG", b"", b"ENOSYS", b"", b"ELOOP", b"", b"", b"", b"", b"", b"", b"", b"", b"",
+    b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"",
+    b"", b"", b"", b"", b"", b"", b"", b"EOVERFLOW", b"", b"", b"", b"", b"", b"", b"", b"",
+    b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"EOPNOTSUPP", b"", b"", b"", b"",
+    b"", b"", b"", b"", b"", b"", b"", b"", b"", b"", b"ETIMEDOUT"]
 
 
 def name(err: i64) -> ptr[u8]:

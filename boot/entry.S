@@ -139,3 +139,62 @@ syscall_user_rsp:
     .globl syscall_stack_top
 syscall_stack_top:
     .quad 0
+
+# syscall_entry_flat  LSTAR target in flat mode: kvm_pvm runs a ring-3 `syscall` here at CPL 3
+#                     (the kernel image and direct map are user-accessible then). Same TrapFrame
+#                     as syscall_entry; returns without a privilege change: popfq, the user's
+#                     stack, jmp to the return rip.
+    .text
+    .globl syscall_entry_flat
+    .type syscall_entry_flat,@function
+    .balign 16
+syscall_entry_flat:
+    movq %rsp, syscall_user_rsp(%rip)
+    movq syscall_stack_top(%rip), %rsp
+    pushq $0x1b
+    pushq syscall_user_rsp(%rip)
+    pushq %r11
+    pushq $0x23
+    pushq %rcx
+    pushq $0
+    pushq $0x200
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    cld
+    movq %rsp, %rdi
+    call trap_dispatch
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    addq $16, %rsp
+    popq %rcx
+    addq $8, %rsp
+    popfq
+    popq %rsp
+    jmp *%rcx
+    .size syscall_entry_flat, .-syscall_entry_flat

@@ -10,7 +10,7 @@ found"), on stderr, with the errno name.
 
 from __future__ import annotations
 
-from qkernel.abi import (ARGS_PHYS, PAGE_SIZE, QCALL_CLOSE, QCALL_CONSOLE_WRITE, QCALL_FSTAT,
+from qkernel.abi import (ARGS_PHYS, MODE_FLAT, PAGE_SIZE, QCALL_CLOSE, QCALL_CONSOLE_WRITE, QCALL_FSTAT,
                          QCALL_OPEN, QCALL_PREAD, QCALL_RANDOM, BootParams, Stat)
 from qkernel.arch import gdt, priv, syscall, trap
 from qkernel.dialect import Final, addr_of, array, cast, i64, memcpy, ptr, u8, u64
@@ -179,5 +179,8 @@ def run_program(bp: ptr[BootParams]) -> None:
     entry.strace = bp.flags & 128 != 0
     trap.syscall_hook = entry.syscall_trap
     trap.user_fault_hook = entry.user_fault
-    syscall.init(gdt.kernel_stack_top())
+    flat = bp.mode == MODE_FLAT
+    if flat:
+        gdt.allow_qcall_port()
+    syscall.init(gdt.kernel_stack_top(), flat)
     syscall.enter_user(elf.user_entry(addr_of(info)), u64(rsp))

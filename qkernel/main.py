@@ -7,7 +7,7 @@ from qkernel.abi import (BOOT_FAULT_DE, BOOT_FAULT_INT3, BOOT_FAULT_PANIC, BOOT_
                          BOOT_FAULT_TRIPLE, BOOT_FAULT_UD, BOOT_MAGIC, BOOT_SELFTEST, MODE_FLAT,
                          PLATFORM_EMU, PLATFORM_KVM, PLATFORM_PVM, QCALL_CONSOLE_WRITE, QCALL_EXIT,
                          BootParams)
-from qkernel.arch import gdt, idt
+from qkernel.arch import gdt, idt, priv
 from qkernel.dialect import addr_of, asm, cast, export, halt, ptr, read_cr3, trap, u64, u8, volatile_load
 from qkernel import exec, klog, selftest
 from qkernel.lib import fmt
@@ -57,8 +57,9 @@ def kmain(bp: ptr[BootParams]) -> None:
     frames.init(bp.mem_size, bp.image_end_phys)
     klog.info(b"qkernel: cpu tables, log and frame allocator up")
     deliberate_fault(bp.flags)
+    priv.sync_cr3()
     if bp.argc > 0:
-        frames.host_zeroing = bp.platform == PLATFORM_PVM
+        frames.host_zeroing = bp.platform == PLATFORM_PVM  # CPL 0 code runs in KVM's emulator there
         if bp.platform == PLATFORM_PVM:
             vma.fault_around = 65536
         pagetable.init(read_cr3(), True)

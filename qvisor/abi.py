@@ -26,7 +26,9 @@ QCALL_ARGS = QCALL.offset("args")
 QCALL_RESULT = QCALL.offset("result")
 
 PLATFORM_IDS = {"pvm": K.PLATFORM_PVM, "kvm": K.PLATFORM_KVM, "emu": K.PLATFORM_EMU}
-MODES = {"pvm": K.MODE_SPLIT, "kvm": K.MODE_SPLIT, "emu": K.MODE_SPLIT}  # flat: planned for pvm
+MODE_IDS = {"split": K.MODE_SPLIT, "flat": K.MODE_FLAT}
+DEFAULT_MODE = {"pvm": "flat", "kvm": "split", "emu": "split"}
+FLAT_PLATFORMS = ("pvm",)  # flat mode relies on kvm_pvm landing a ring-3 `syscall` at CPL 3
 FAULT_FLAGS = {"ud": K.BOOT_FAULT_UD, "pf": K.BOOT_FAULT_PF, "de": K.BOOT_FAULT_DE,
                "panic": K.BOOT_FAULT_PANIC, "int3": K.BOOT_FAULT_INT3,
                "triple": K.BOOT_FAULT_TRIPLE}
@@ -46,13 +48,13 @@ def pack_args(exe: bytes, argv: list[bytes], envp: list[bytes], cwd: bytes) -> b
 
 def pack_boot_params(*, mem_size: int, platform: str, flags: int, log_level: int,
                      image_end_phys: int, tsc_khz: int = 0, cmdline: bytes = b"",
-                     argc: int = 0, envc: int = 0, args_len: int = 0) -> bytes:
+                     argc: int = 0, envc: int = 0, args_len: int = 0, mode: str = "split") -> bytes:
     """The BootParams block, laid out as the kernel reads it."""
     if len(cmdline) >= K.CMDLINE_MAX:
         raise ValueError(f"kernel command line longer than {K.CMDLINE_MAX - 1} bytes")
     buf = bytearray(BOOT_PARAMS.size)
     values = {"magic": K.BOOT_MAGIC, "mem_size": mem_size, "platform": PLATFORM_IDS[platform],
-              "mode": MODES[platform], "flags": flags, "log_level": log_level,
+              "mode": MODE_IDS[mode], "flags": flags, "log_level": log_level,
               "image_end_phys": image_end_phys, "tsc_khz": tsc_khz, "argc": argc, "envc": envc,
               "args_len": args_len}
     for name, value in values.items():

@@ -106,7 +106,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         res = run_kernel(Path(args.kernel), platform=args.platform, mem_size=args.memory, flags=flags,
                          log_level=K.LOG_DEBUG if args.verbose else K.LOG_WARN, echo_log=args.verbose,
-                         timeout=args.timeout, program=Program(exe, [program, *rest], env, cwd, root))
+                         timeout=args.timeout, program=Program(exe, [program, *rest], env, cwd, root),
+                         mode=args.mode)
     except FileNotFoundError as e:
         print(f"qvisor: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -138,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--env", action="append", default=[], metavar="K=V", help="set an environment variable")
     r.add_argument("--clear-env", action="store_true", help="start from an empty environment")
     r.add_argument("--strace", action="store_true", help="print each system call to stderr")
+    r.add_argument("--mode", default="auto", choices=["auto", "split", "flat"],
+                   help="privilege mode (docs/platforms.md): flat runs the kernel's syscall path at CPL 3 (pvm)")
     r.add_argument("--kernel", default=str(DEFAULT_KERNEL))
     r.add_argument("--timeout", type=float, default=None, help="seconds before the sandbox is stopped")
     r.add_argument("-v", "--verbose", action="store_true")

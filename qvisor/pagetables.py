@@ -43,6 +43,8 @@ class BootLayout:
     KERNEL_BASE: int = 0xFFFF_C000_0000_0000
     KERNEL_PHYS: int = 0x20_0000
     KERNEL_PAGE_SIZE: int = 2 * MiB          # 2 MiB or 4 KiB pages for the kernel window
+    KERNEL_USER: bool = False                # flat mode: the kernel window and direct map are
+                                             # user-accessible (the kernel's syscall path runs at CPL 3)
     GDT_PHYS: int = 0x1000
     TSS_PHYS: int = 0x2000
     BOOT_PARAMS_PHYS: int = 0x7000
@@ -243,12 +245,12 @@ def build_boot_state(mem: GuestMemory, layout: BootLayout, kernel_span: int,
     nx = layout.DIRECT_MAP_NX and features.nx
     gig = mem.size // GiB * GiB if features.gbpages else 0
     if gig:
-        pt.map(layout.DIRECT_MAP_BASE, 0, gig, GiB, nx=nx, glob=features.pge)
+        pt.map(layout.DIRECT_MAP_BASE, 0, gig, GiB, nx=nx, glob=features.pge, user=layout.KERNEL_USER)
     if mem.size > gig:
         pt.map(layout.DIRECT_MAP_BASE + gig, gig, mem.size - gig, 2 * MiB, nx=nx,
-               glob=features.pge)
+               glob=features.pge, user=layout.KERNEL_USER)
     pt.map(layout.KERNEL_BASE, layout.KERNEL_PHYS, span, layout.KERNEL_PAGE_SIZE,
-           glob=features.pge)
+           glob=features.pge, user=layout.KERNEL_USER)
 
     segs = gdt_segments(layout)
     mem.fill(layout.GDT_PHYS, PAGE_SIZE, 0)

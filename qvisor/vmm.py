@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from qkernel import abi as K
 
-from .abi import BOOT_LAYOUT, pack_args, pack_boot_params
+from .abi import BOOT_LAYOUT, DEFAULT_MODE, FLAT_PLATFORMS, pack_args, pack_boot_params
 from .crash import EXIT_KERNEL_CRASH, CrashInfo
 from .kvm.exits import Hlt, InternalError, Shutdown, describe
 from .platform import Handlers, RunTimeout
@@ -58,7 +58,7 @@ class _VmHandlers(Handlers):
 def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_size: int = 256 << 20,
                flags: int = 0, log_level: int = K.LOG_WARN, echo_log: bool = False,
                timeout: float | None = 60.0, stdout: int = 1, stderr: int = 2, stdin: int = 0,
-               program: Program | None = None) -> RunResult:
+               program: Program | None = None, mode: str = "auto") -> RunResult:
     t0 = time.perf_counter()
     if platform == "auto":
         platform, _ = platforms.detect()
@@ -66,7 +66,12 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
         image = Path(kernel).read_bytes()
     except OSError as e:
         raise FileNotFoundError(f"cannot read kernel {kernel}: {e.strerror} (build it with `make kernel`)") from None
-    vm = platforms.create(platform, mem_size, BOOT_LAYOUT)
+    if mode == "auto":
+        mode = DEFAULT_MODE[platform]
+    if mode == "flat" and platform not in FLAT_PLATFORMS:
+        raise ValueError(f"flat mode needs the pvm platform (kvm_pvm), not {platform}")
+    layout = BOOT_LAYOUT if mode == "split" else replace(BOOT_LAYOUT, KERNEL_USER=True)
+    vm = platforms.create(platform, mem_size, layout)
     files = None
     try:
         vm.load_kernel(image)
@@ -80,7 +85,7 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
             argc, envc, args_len = len(program.argv), len(program.env), len(block)
         vm.memory.write(BOOT_LAYOUT.BOOT_PARAMS_PHYS, pack_boot_params(
             mem_size=mem_size, platform=platform, flags=flags, log_level=log_level,
-            image_end_phys=image_end, argc=argc, envc=envc, args_len=args_len))
+            image_end_phys=image_end, argc=argc, envc=envc, args_len=args_len, mode=mode))
         files = HostFiles(program.root if program else "/", stdin=stdin)
         server = QcallServer(vm.memory, stdout=stdout, stderr=stderr, echo_log=echo_log, files=files)
         crash: CrashInfo | None = None

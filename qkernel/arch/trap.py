@@ -8,7 +8,8 @@ report shows the faulting instruction rather than panic()'s own.
 from __future__ import annotations
 
 from qkernel.abi import LOG_ERROR, QCALL_PANIC
-from qkernel.arch import lapic, syscall
+from qkernel.abi import KERNEL_BASE
+from qkernel.arch import lapic, priv, syscall
 from qkernel.dialect import NULL, Final, addr_of, array, export, fn, halt, ptr, read_cr2, struct, u8, u64
 from qkernel.klog import finish, line, start
 from qkernel.lib import fmt
@@ -83,6 +84,12 @@ def trap_dispatch(frame: ptr[TrapFrame]) -> None:
             frame.rip = frame.rcx
             frame.rflags = (frame.r11 & RFLAGS_USER_MASK) | RFLAGS_IF
             syscall_hook(frame)
+            return
+        if frame.rip >= KERNEL_BASE:
+            # kernel code running at CPL 3 (flat mode): its int3 doorbell, or a kernel bug
+            if vector == 3 and priv.perform_pending():
+                return
+            fatal_exception(frame, vector)
             return
         if vector < 32:
             user_fault_hook(frame, vector)

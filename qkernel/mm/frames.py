@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from qkernel.abi import PAGE_SIZE, QCALL_ZERO_PAGES
 from qkernel.dialect import Final, addr_of, array, asm, cast, memset, ptr, u64
+from qkernel.arch import priv
 from qkernel.mm.addr import va
 from qkernel.qcall import qcall
 
@@ -52,7 +53,7 @@ def zero(phys: u64) -> None:
     """Zeroes the frame at `phys`. Where the kernel's CPL 0 code runs in the hypervisor's
     emulator (kvm_pvm: ~1 us per instruction, a `rep stosb` of a page costs milliseconds) the host
     does it with one qcall instead (`host_zeroing`, set at boot)."""
-    if host_zeroing:
+    if host_zeroing and priv.cpl() == 0:  # CPL 3 code (flat mode) runs natively: memset is fast
         qcall(QCALL_ZERO_PAGES, phys, 1, 0, 0)
     else:
         memset(cast(ptr[None], va(phys)), 0, PAGE_SIZE)

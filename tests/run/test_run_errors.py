@@ -123,3 +123,22 @@ def test_unknown_syscall_is_enosys_and_logged_once(kernel, programs, tmp_path):
     r = qrun(kernel, "emu", str(exe), verbose=True)
     assert r.returncode == 0 and r.stdout == "-1 38 -1 38\n"
     assert r.stderr.count("unsupported system call 400") == 1  # the kernel log, shown by -v
+
+
+@pytest.mark.skipif("pvm" not in PLATFORMS, reason="flat and split mode both exist only on kvm_pvm hosts; "
+                    "this machine's /dev/kvm is not kvm_pvm")
+@pytest.mark.parametrize("mode", ["split", "flat"])
+def test_both_privilege_modes_on_pvm(kernel, programs, mode):
+    r = subprocess.run([sys.executable, "-m", "qvisor.cli", "run", "--platform", "pvm", "--mode", mode,
+                        "--kernel", str(kernel), "--", "/bin/busybox", "expr", "6", "*", "7"],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert (r.returncode, r.stdout) == (0, "42\n"), r.stderr
+    r = qrun(kernel, "pvm", str(programs / "wild"))
+    assert r.returncode == 139
+
+
+def test_flat_mode_is_refused_off_pvm(kernel, programs):
+    r = subprocess.run([sys.executable, "-m", "qvisor.cli", "run", "--platform", "emu", "--mode", "flat",
+                        "--kernel", str(kernel), "--", str(programs / "hello")],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 2 and "flat mode needs the pvm platform" in r.stderr

@@ -7,6 +7,42 @@
 # isr_common  saves the general registers as a qkernel.arch.trap.TrapFrame on the current stack,
 #             calls trap_dispatch(frame), restores them and returns with iretq.
 
+# The general registers of a TrapFrame (qkernel/arch/trap.py), pushed rax first, r15 last.
+    .macro SAVE_GPRS
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    .endm
+    .macro RESTORE_GPRS
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    .endm
+
     .section .text.boot,"ax",@progbits
     .globl _start
     .type _start,@function
@@ -43,39 +79,11 @@ isr_stubs:
     .globl isr_common
     .type isr_common,@function
 isr_common:
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    SAVE_GPRS
     cld
     movq %rsp, %rdi
     call trap_dispatch
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    RESTORE_GPRS
     addq $16, %rsp
     iretq
     .size isr_common, .-isr_common
@@ -158,39 +166,11 @@ syscall_entry_flat:
     pushq %rcx
     pushq $0
     pushq $0x200
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    SAVE_GPRS
     cld
     movq %rsp, %rdi
     call trap_dispatch
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    RESTORE_GPRS
     addq $16, %rsp
     popq %rcx
     addq $8, %rsp

@@ -183,8 +183,7 @@ class Layout:
 
 def _eval_annotation(cls: type, ann: object) -> object:
     if isinstance(ann, str):
-        import sys
-        namespace = dict(vars(sys.modules[cls.__module__]))
+        namespace = dict(vars(__import__(cls.__module__, fromlist=["_"])))
         namespace[cls.__name__] = cls
         return eval(ann, namespace)  # noqa: S307 - annotations of kernel sources, not user data
     return ann

@@ -537,10 +537,13 @@ class EmuPlatform:
                 continue
             if t_end is not None and time.monotonic() >= t_end:
                 raise RunTimeout(timeout, self.regs())
-            if kicked or event:
+            if event:
                 continue
-            # a stop with no recorded reason: hlt, or unicorn stopped on its own
             rip = uc.reg_read(X.UC_X86_REG_RIP)
+            if kicked and not self._after_hlt(rip):
+                continue
+            # a stop with no recorded reason: hlt (also when a timer kick raced with the hlt:
+            # resuming would run past it), or unicorn stopped on its own
             if not self._after_hlt(rip):
                 e = self._internal_error(f"emulation stopped at {rip:#x} for no known reason")
                 h.internal_error(e)

@@ -195,6 +195,10 @@ idtr:
     mov $0x10000, %eax
     xor %edx, %edx
     wrmsr
+    sti                     # a tick that fired before the mask is still pending (as on real
+    nop                     # hardware, masking the LVT does not clear IRR): take it here
+    nop
+    cli
     mov %ebx, %eax
     out %al, $0x10
     mov $0x1b, %ecx
@@ -571,9 +575,10 @@ def test_d_timer_ticks_wake_sti_hlt(emu):
                                                                                   GATE_INTR)}))
     dt = time.perf_counter() - t
     assert e == Hlt()                          # sti; hlt with the timer masked
-    assert out == b"\x01TTT\x03\x0d"           # CPUID x2APIC, 3 ticks, APIC_BASE EN|EXTD
+    ticks = emu.stats["interrupts"]            # 3, or 4 when one was pending at the mask (load)
+    assert ticks in (3, 4)
+    assert out == b"\x01" + b"T" * ticks + bytes([ticks]) + b"\x0d"  # x2APIC, ticks, count, EN|EXTD
     assert dt >= 0.0025                        # ticks 1 ms apart
-    assert emu.stats["interrupts"] == 3
     assert emu.apic.isr == 0 and not emu.apic.timer_armed
 
 

@@ -178,3 +178,79 @@ syscall_entry_flat:
     popq %rsp
     jmp *%rcx
     .size syscall_entry_flat, .-syscall_entry_flat
+
+# pf_stub_flat  flat mode's #PF gate (CPL 0, on IST1). A fault in the program is bounced to
+#               pf_entry_flat at CPL 3, where the kernel serves it natively: the user's rip,
+#               rflags, rsp, the error code and CR2 are stashed, the iret frame is pointed at
+#               pf_entry_flat on the syscall stack, and iretq. Anything else (a fault in kernel
+#               code) takes the ordinary stub, isr_stubs + 14 * 16.
+    .globl pf_stub_flat
+    .type pf_stub_flat,@function
+    .balign 16
+pf_stub_flat:
+    testb $3, 16(%rsp)
+    jz 1f
+    pushq %rax
+    movq 16(%rsp), %rax
+    shrq $47, %rax
+    jnz 2f
+    movq %cr2, %rax
+    movq %rax, pf_cr2(%rip)
+    movq 8(%rsp), %rax
+    movq %rax, pf_error(%rip)
+    movq 16(%rsp), %rax
+    movq %rax, pf_rip(%rip)
+    movq 32(%rsp), %rax
+    movq %rax, pf_rflags(%rip)
+    movq 40(%rsp), %rax
+    movq %rax, pf_rsp(%rip)
+    leaq pf_entry_flat(%rip), %rax
+    movq %rax, 16(%rsp)
+    movq syscall_stack_top(%rip), %rax
+    movq %rax, 40(%rsp)
+    popq %rax
+    addq $8, %rsp
+    iretq
+2:  popq %rax
+1:  jmp isr_stubs + 14 * 16
+    .size pf_stub_flat, .-pf_stub_flat
+
+# pf_entry_flat  (CPL 3, on the syscall stack, every register the program's) builds a TrapFrame
+#                with vector PF_MARK (0x300) from the stash, calls trap_dispatch, and returns to
+#                the program with every register restored (rip through memory: no scratch).
+    .globl pf_entry_flat
+    .type pf_entry_flat,@function
+pf_entry_flat:
+    pushq $0x1b
+    pushq pf_rsp(%rip)
+    pushq pf_rflags(%rip)
+    pushq $0x23
+    pushq pf_rip(%rip)
+    pushq pf_error(%rip)
+    pushq $0x300
+    SAVE_GPRS
+    cld
+    movq %rsp, %rdi
+    call trap_dispatch
+    RESTORE_GPRS
+    addq $16, %rsp
+    popq pf_rip(%rip)
+    addq $8, %rsp
+    popfq
+    popq %rsp
+    jmp *pf_rip(%rip)
+    .size pf_entry_flat, .-pf_entry_flat
+
+    .data
+    .balign 8
+    .globl pf_cr2
+pf_cr2:
+    .quad 0
+pf_error:
+    .quad 0
+pf_rip:
+    .quad 0
+pf_rflags:
+    .quad 0
+pf_rsp:
+    .quad 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from qkernel.abi import (ARGS_PHYS, MODE_FLAT, PAGE_SIZE, QCALL_CLOSE, QCALL_CONSOLE_WRITE, QCALL_FSTAT,
                          QCALL_OPEN, QCALL_PREAD, QCALL_RANDOM, BootParams, Stat)
-from qkernel.arch import gdt, priv, syscall, trap
+from qkernel.arch import gdt, idt, priv, syscall, trap
 from qkernel.dialect import Final, addr_of, array, cast, i64, memcpy, ptr, u8, u64
 from qkernel.lib import fmt
 from qkernel.loader import elf, stack
@@ -182,5 +182,6 @@ def run_program(bp: ptr[BootParams]) -> None:
     flat = bp.mode == MODE_FLAT
     if flat:
         gdt.allow_qcall_port()
+        idt.use_flat_page_faults()
     syscall.init(gdt.kernel_stack_top(), flat)
     syscall.enter_user(elf.user_entry(addr_of(info)), u64(rsp))

@@ -41,6 +41,11 @@ def set_gate(vector: u64, handler: u64, type_attr: u8) -> None:
     g.reserved = 0
 
 
+def use_flat_page_faults() -> None:
+    """Flat mode: #PF goes to boot/entry.S pf_stub_flat, which bounces program faults to CPL 3."""
+    set_gate(14, asm("leaq pf_stub_flat(%rip), $0", "=r"), GATE_INTERRUPT)
+
+
 def init() -> None:
     base = stubs_address()
     for v in range(256):

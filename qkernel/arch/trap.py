@@ -10,7 +10,7 @@ from __future__ import annotations
 from qkernel.abi import LOG_ERROR, QCALL_PANIC
 from qkernel.abi import KERNEL_BASE
 from qkernel.arch import lapic, priv, syscall
-from qkernel.dialect import NULL, Final, addr_of, array, export, fn, halt, ptr, read_cr2, struct, u8, u64
+from qkernel.dialect import NULL, Final, addr_of, array, asm, export, fn, halt, ptr, read_cr2, struct, u8, u64
 from qkernel.klog import finish, line, start
 from qkernel.lib import fmt
 from qkernel.mm.addr import pa
@@ -20,6 +20,7 @@ VEC_PF: Final = 14
 VEC_TIMER: Final = 32
 VEC_SPURIOUS: Final = 255
 SYSCALL_MARK: Final = 0x200  # boot/entry.S syscall_entry's "vector"
+PF_MARK: Final = 0x300       # boot/entry.S pf_entry_flat's: a program's #PF, bounced to CPL 3
 PF_USER_FETCH: Final = 0x14  # #PF error code bits: user mode (U) | instruction fetch (I/D)
 RFLAGS_IF: Final = 0x200
 RFLAGS_USER_MASK: Final = 0x0DD5  # CF PF AF ZF SF TF DF OF: what a user may keep in rflags
@@ -75,6 +76,9 @@ def trap_dispatch(frame: ptr[TrapFrame]) -> None:
     if frame.vector == SYSCALL_MARK and syscall_hook != NULL:
         syscall_hook(frame)
         return
+    if frame.vector == PF_MARK:
+        user_fault_hook(frame, VEC_PF)
+        return
     vector = frame.vector & 0xFF
     if frame.cs & 3 == 3 and syscall_hook != NULL:
         if vector == VEC_PF and frame.error & PF_USER_FETCH == PF_USER_FETCH and \
@@ -104,6 +108,13 @@ def trap_dispatch(frame: ptr[TrapFrame]) -> None:
         lapic.eoi()
         return
     fatal_exception(frame, vector)
+
+
+def fault_address() -> u64:
+    """CR2 of the fault being handled: read at CPL 0, stashed by pf_stub_flat for CPL 3."""
+    if priv.cpl() == 0:
+        return read_cr2()
+    return asm("movq pf_cr2(%rip), $0", "=r")
 
 
 def fatal_exception(frame: ptr[TrapFrame], vector: u64) -> None:

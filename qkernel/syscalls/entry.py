@@ -6,8 +6,9 @@ end the process with status 128 + signal)."""
 from __future__ import annotations
 
 from qkernel.abi import LOG_INFO, QCALL_CONSOLE_WRITE
+from qkernel.arch import trap
 from qkernel.arch.trap import TrapFrame
-from qkernel.dialect import Final, addr_of, i64, ptr, read_cr2, u64
+from qkernel.dialect import Final, addr_of, i64, ptr, u64
 from qkernel.klog import finish, start
 from qkernel.lib import fmt
 from qkernel.mm import vma
@@ -73,7 +74,7 @@ def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
     not populated yet) resumes it; otherwise the signal Linux would send, and with no handler
     yet, death by it (SIGKILL when memory is exhausted, as the OOM killer)."""
     if vector == VEC_PF:
-        r = vma.handle_fault(vma.current, read_cr2(), frame.error & PF_WRITE != 0,
+        r = vma.handle_fault(vma.current, trap.fault_address(), frame.error & PF_WRITE != 0,
                              frame.error & PF_FETCH != 0)
         if r == 0:
             return
@@ -96,7 +97,7 @@ def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
     fmt.put_str(lp, b" at rip=")
     fmt.put_hex(lp, frame.rip)
     fmt.put_str(lp, b" cr2=")
-    fmt.put_hex(lp, read_cr2())
+    fmt.put_hex(lp, trap.fault_address())
     fmt.put_str(lp, b" error=")
     fmt.put_hex(lp, frame.error)
     finish(LOG_INFO)

@@ -43,6 +43,21 @@
     popq %rax
     .endm
 
+# The hardware part of a syscall's TrapFrame (the user's ss, rsp, rflags = r11, cs, rip = rcx),
+# error 0 and vector SYSCALL_MARK, built on syscall_stack_top; the user's rsp is kept in
+# syscall_user_rsp.
+    .macro SYSCALL_FRAME
+    movq %rsp, syscall_user_rsp(%rip)
+    movq syscall_stack_top(%rip), %rsp
+    pushq $0x1b
+    pushq syscall_user_rsp(%rip)
+    pushq %r11
+    pushq $0x23
+    pushq %rcx
+    pushq $0
+    pushq $0x200
+    .endm
+
     .section .text.boot,"ax",@progbits
     .globl _start
     .type _start,@function
@@ -99,15 +114,7 @@ isr_common:
     .type syscall_entry,@function
     .balign 16
 syscall_entry:
-    movq %rsp, syscall_user_rsp(%rip)
-    movq syscall_stack_top(%rip), %rsp
-    pushq $0x1b
-    pushq syscall_user_rsp(%rip)
-    pushq %r11
-    pushq $0x23
-    pushq %rcx
-    pushq $0
-    pushq $0x200
+    SYSCALL_FRAME
     jmp isr_common
     .size syscall_entry, .-syscall_entry
 
@@ -157,26 +164,8 @@ syscall_stack_top:
     .type syscall_entry_flat,@function
     .balign 16
 syscall_entry_flat:
-    movq %rsp, syscall_user_rsp(%rip)
-    movq syscall_stack_top(%rip), %rsp
-    pushq $0x1b
-    pushq syscall_user_rsp(%rip)
-    pushq %r11
-    pushq $0x23
-    pushq %rcx
-    pushq $0
-    pushq $0x200
-    SAVE_GPRS
-    cld
-    movq %rsp, %rdi
-    call trap_dispatch
-    RESTORE_GPRS
-    addq $16, %rsp
-    popq %rcx
-    addq $8, %rsp
-    popfq
-    popq %rsp
-    jmp *%rcx
+    SYSCALL_FRAME
+    jmp flat_common
     .size syscall_entry_flat, .-syscall_entry_flat
 
 # pf_stub_flat  flat mode's #PF gate (CPL 0, on IST1). A fault in the program is bounced to
@@ -228,18 +217,26 @@ pf_entry_flat:
     pushq pf_rip(%rip)
     pushq pf_error(%rip)
     pushq $0x300
+    jmp flat_common
+    .size pf_entry_flat, .-pf_entry_flat
+
+# flat_common  (CPL 3, a TrapFrame's hardware part and vector pushed) saves the general registers,
+#              calls trap_dispatch, restores every register and returns to the program without a
+#              privilege change: rflags by popfq, the user's stack, rip through memory (no scratch).
+    .type flat_common,@function
+flat_common:
     SAVE_GPRS
     cld
     movq %rsp, %rdi
     call trap_dispatch
     RESTORE_GPRS
     addq $16, %rsp
-    popq pf_rip(%rip)
+    popq flat_return_rip(%rip)
     addq $8, %rsp
     popfq
     popq %rsp
-    jmp *pf_rip(%rip)
-    .size pf_entry_flat, .-pf_entry_flat
+    jmp *flat_return_rip(%rip)
+    .size flat_common, .-flat_common
 
     .data
     .balign 8
@@ -253,4 +250,6 @@ pf_rip:
 pf_rflags:
     .quad 0
 pf_rsp:
+    .quad 0
+flat_return_rip:
     .quad 0

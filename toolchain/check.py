@@ -36,9 +36,6 @@ class Local:
     is_param: bool = False
 
 
-def describe(t: Type) -> str:
-    return str(t)
-
 
 class FunctionChecker(CallChecker):
     def __init__(self, env: Env, mod: ModuleInfo, decl: FuncDecl) -> None:
@@ -248,8 +245,6 @@ class FunctionChecker(CallChecker):
                     raise self.err(node, f"write 'global {node.id}' before assigning the module variable")
                 node.qref, node.qt = d, d.type  # type: ignore[attr-defined]
                 return d.type  # type: ignore[return-value]
-            if node.id in self.locals:
-                raise self.err(node, f"'{node.id}' is not assignable")
             raise self.err(node, f"'{node.id}' is not assignable")
         if isinstance(node, ast.Attribute):
             d = self.env.lookup(self.mod, node)
@@ -263,7 +258,7 @@ class FunctionChecker(CallChecker):
             if isinstance(t, ArrayType):
                 raise self.err(node, "arrays are not assigned whole; assign elements or use memcpy")
             return t
-        raise self.err(node, f"cannot assign to {unsupported_name(node) if type(node) in () else ast.unparse(node)}")
+        raise self.err(node, f"cannot assign to {ast.unparse(node)}")
 
     def is_lvalue(self, node: ast.expr) -> bool:
         if isinstance(node, ast.Name):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import llvmlite.ir as ir
 
 from .types import (BOOL, I32, U8, U16, U32, U64, VOID, ArrayType, FnType, IntType, NullType,
-                    PtrType, StructType, Type, UntypedIntType, VoidType)
+                    PtrType, Type, UntypedIntType)
 
 if TYPE_CHECKING:
     from .check import FunctionChecker
@@ -222,4 +222,4 @@ def lower_intrinsic(lw: "FunctionLowerer", node: ast.Call, name: str) -> ir.Valu
     raise AssertionError(f"intrinsic {name} has no lowering")
 
 
-__all__ = ["check_intrinsic", "lower_intrinsic", "StructType", "VoidType"]
+__all__ = ["check_intrinsic", "lower_intrinsic"]

@@ -20,7 +20,7 @@ from .folding import op_symbol
 from .intrinsics import lower_intrinsic
 from .resolve import ModuleInfo
 from .typeexpr import Env
-from .types import (BOOL, I64, PTR, ArrayType, BoolType, FnType, IntType, NullType, PtrType,
+from .types import (I64, PTR, ArrayType, BoolType, FnType, IntType, NullType, PtrType,
                     StructType, Type, UntypedIntType, VoidType)
 
 I1 = ir.IntType(1)
@@ -596,4 +596,4 @@ def finalize_ir(text: str) -> str:
     return text
 
 
-__all__ = ["ModuleLowerer", "finalize_ir", "BOOL"]
+__all__ = ["ModuleLowerer", "finalize_ir"]

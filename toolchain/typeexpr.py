@@ -13,7 +13,7 @@ from .decls import (AliasDecl, ConstDecl, Decl, DialectName, FuncDecl, GlobalDec
                     StructDecl)
 from .resolve import ModuleInfo, Program
 from .types import (BOOL, INT_TYPES, UNTYPED_INT, VOID, ArrayType, BoolType, FnType, IntType,
-                    PtrType, StructType, Type, UntypedIntType, VoidType)
+                    PtrType, StructType, Type, VoidType)
 
 
 class Env:
@@ -287,4 +287,4 @@ def _is_none(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
 
 
-__all__ = ["Env", "UntypedIntType"]
+__all__ = ["Env"]

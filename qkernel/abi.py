@@ -12,7 +12,8 @@ arguments are guest-physical.
 
 from __future__ import annotations
 
-from qkernel.dialect import Final, array, struct, u8, u32, u64
+from qkernel.dialect import Final, array, struct, u8, u64
+from qkernel.linux.stat import Stat  # noqa: F401 (the host's K.Stat)
 
 # ---- memory layout (virtual addresses in the upper half, none in the top 2 GiB)
 DIRECT_MAP_BASE: Final = 0xFFFF_A000_0000_0000  # + pa -> pa, all of guest RAM (not PML4 slot 256:
@@ -99,27 +100,8 @@ OPEN_NOFOLLOW: Final = 2        # do not follow a symlink in the last component 
 HOST_FILES_MAX: Final = 256     # open handles per sandbox (-EMFILE beyond)
 
 
-@struct
-class Stat:
-    """struct stat as Linux x86-64 lays it out (144 bytes): fstat/newfstatat copy it as is."""
-    st_dev: u64
-    st_ino: u64
-    st_nlink: u64
-    st_mode: u32
-    st_uid: u32
-    st_gid: u32
-    pad0: u32
-    st_rdev: u64
-    st_size: u64
-    st_blksize: u64
-    st_blocks: u64
-    st_atime: u64
-    st_atime_nsec: u64
-    st_mtime: u64
-    st_mtime_nsec: u64
-    st_ctime: u64
-    st_ctime_nsec: u64
-    unused: array[u64, 3]
+# QCALL_FSTAT, QCALL_STAT and QCALL_STDIO_FSTAT write a qkernel.linux.stat.Stat (Linux's own
+# struct stat); the host reads its layout as K.Stat.
 
 
 @struct

@@ -7,14 +7,13 @@ report shows the faulting instruction rather than panic()'s own.
 
 from __future__ import annotations
 
-from qkernel.abi import LOG_ERROR, QCALL_PANIC
+from qkernel.abi import LOG_ERROR
 from qkernel.abi import KERNEL_BASE
 from qkernel.arch import lapic, priv, syscall
 from qkernel.dialect import NULL, Final, addr_of, array, asm, export, fn, halt, ptr, read_cr2, struct, u8, u64
 from qkernel.klog import finish, line, start
 from qkernel.lib import fmt
-from qkernel.mm.addr import pa
-from qkernel.qcall import qcall
+from qkernel import qcall
 
 VEC_PF: Final = 14
 VEC_TIMER: Final = 32
@@ -130,6 +129,6 @@ def fatal_exception(frame: ptr[TrapFrame], vector: u64) -> None:
     fmt.put_str(lp, b" cr2=")
     fmt.put_hex(lp, read_cr2())
     finish(LOG_ERROR)
-    qcall(QCALL_PANIC, pa(u64(addr_of(line.data[2]))), line.len - 2, pa(u64(frame)), 0)
+    qcall.panic(addr_of(line.data[2]), line.len - 2, u64(frame))
     while True:
         halt()

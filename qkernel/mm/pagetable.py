@@ -44,7 +44,7 @@ from qkernel.dialect import (Final, addr_of, cast, i64, memcpy, ptr, struct,
 from qkernel.arch import priv
 from qkernel.mm import frames
 from qkernel.mm.addr import va
-from qkernel.syscalls.errno import EEXIST, EFAULT, EINVAL, ENOMEM
+from qkernel.linux.errno import EEXIST, EFAULT, EINVAL, ENOMEM
 
 # ---- PTE bits
 PTE_P: Final = 1 << 0        # present

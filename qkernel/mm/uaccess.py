@@ -13,7 +13,7 @@ from qkernel.dialect import NULL, Final, cast, i64, memcpy, ptr, u8, u64
 from qkernel.arch import priv
 from qkernel.mm import vma
 from qkernel.mm.addr import va
-from qkernel.syscalls.errno import EFAULT
+from qkernel.linux.errno import EFAULT
 
 USER_TOP: Final = 0x0000_8000_0000_0000
 PTE_P: Final = 1
@@ -29,8 +29,8 @@ def user_page_pa(addr: u64, write: bool) -> u64:
     possible. A page the address space holds but has not populated yet (a fresh mmap, the stack
     below its populated top) is faulted in first, as the CPU's access would."""
     pa = walk(addr, write)
-    if pa == NOT_MAPPED and vma.current != NULL and addr < USER_TOP:
-        if vma.handle_fault(vma.current, addr, write, False) == 0:
+    if pa == NOT_MAPPED and vma.active != NULL and addr < USER_TOP:
+        if vma.handle_fault(vma.active, addr, write, False) == 0:
             pa = walk(addr, write)
     return pa
 

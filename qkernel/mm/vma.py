@@ -33,7 +33,18 @@ from qkernel.abi import PAGE_SIZE
 from qkernel.dialect import NULL, Final, addr_of, array, asm, i64, ptr, sizeof, struct, u32, u64
 from qkernel.mm import pagetable
 from qkernel.mm.pagetable import PAGE_MASK, PTE_P, PTE_U, PTE_W
-from qkernel.syscalls.errno import EFAULT, EINVAL, EEXIST, ENOMEM, EOPNOTSUPP, EPERM
+from qkernel.linux.errno import EFAULT, EINVAL, EEXIST, ENOMEM, EOPNOTSUPP, EPERM
+from qkernel.linux.mman import (PROT_READ, PROT_WRITE, PROT_EXEC, PROT_SEM,
+                                 PROT_GROWSDOWN, PROT_GROWSUP, MAP_SHARED, MAP_PRIVATE,
+                                 MAP_SHARED_VALIDATE, MAP_TYPE, MAP_FIXED, MAP_ANONYMOUS,
+                                 MAP_32BIT, MAP_GROWSDOWN, MAP_DENYWRITE, MAP_EXECUTABLE,
+                                 MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE, MAP_NONBLOCK, MAP_STACK,
+                                 MAP_HUGETLB, MAP_SYNC, MAP_FIXED_NOREPLACE, MAP_UNINITIALIZED,
+                                 MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP, MADV_DONTNEED,
+                                 MADV_FREE, MADV_REMOVE, MADV_WIPEONFORK, MADV_KEEPONFORK,
+                                 MADV_POPULATE_READ, MADV_POPULATE_WRITE,
+                                 MADV_DONTNEED_LOCKED, MADV_COLLAPSE, MADV_HWPOISON,
+                                 MADV_SOFT_OFFLINE, MAP_HUGE_MASK, MAP_HUGE_SHIFT)
 
 TASK_SIZE: Final = 0x0000_7FFF_FFFF_F000   # end of user space (x86-64 Linux TASK_SIZE_MAX)
 MMAP_MIN_ADDR: Final = 0x10000             # vm.mmap_min_addr: nothing is mapped below
@@ -47,75 +58,13 @@ MAP_32BIT_LO: Final = 0x4000_0000
 MAP_32BIT_HI: Final = 0x8000_0000
 ERR_MIN: Final = 0xFFFF_FFFF_FFFF_F001     # u64 results at or above this are -errno
 
-# ---- prot (mmap / mprotect)
-PROT_NONE: Final = 0
-PROT_READ: Final = 1
-PROT_WRITE: Final = 2
-PROT_EXEC: Final = 4
-PROT_SEM: Final = 8
-PROT_GROWSDOWN: Final = 0x0100_0000
-PROT_GROWSUP: Final = 0x0200_0000
+# ---- the mmap family's flags: Linux's (qkernel/linux/mman.py); what this module derives from them
 PROT_RWX: Final = PROT_READ | PROT_WRITE | PROT_EXEC
 PROT_VALID: Final = PROT_RWX | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP
-
-# ---- mmap flags
-MAP_SHARED: Final = 0x01
-MAP_PRIVATE: Final = 0x02
-MAP_SHARED_VALIDATE: Final = 0x03
-MAP_TYPE: Final = 0x0F
-MAP_FIXED: Final = 0x10
-MAP_ANONYMOUS: Final = 0x20
-MAP_32BIT: Final = 0x40
-MAP_GROWSDOWN: Final = 0x100
-MAP_DENYWRITE: Final = 0x800
-MAP_EXECUTABLE: Final = 0x1000
-MAP_LOCKED: Final = 0x2000
-MAP_NORESERVE: Final = 0x4000
-MAP_POPULATE: Final = 0x8000
-MAP_NONBLOCK: Final = 0x10000
-MAP_STACK: Final = 0x20000
-MAP_HUGETLB: Final = 0x40000
-MAP_SYNC: Final = 0x80000
-MAP_FIXED_NOREPLACE: Final = 0x100000
-MAP_UNINITIALIZED: Final = 0x4000000
-HUGETLB_SIZE_MASK: Final = 0x3F << 26      # MAP_HUGE_SHIFT 26: page-size bits of MAP_HUGETLB
-# What MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK plus MAP_SYNC, which anonymous memory
-# refuses): anything else is -EOPNOTSUPP.
+HUGETLB_SIZE_MASK: Final = MAP_HUGE_MASK << MAP_HUGE_SHIFT  # page-size bits of MAP_HUGETLB
 MAP_KNOWN: Final = (MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_32BIT | MAP_GROWSDOWN | MAP_DENYWRITE
                     | MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK
                     | MAP_STACK | MAP_HUGETLB | MAP_FIXED_NOREPLACE | MAP_UNINITIALIZED | HUGETLB_SIZE_MASK)
-
-# ---- mremap flags
-MREMAP_MAYMOVE: Final = 1
-MREMAP_FIXED: Final = 2
-MREMAP_DONTUNMAP: Final = 4
-
-# ---- madvise advice
-MADV_NORMAL: Final = 0
-MADV_RANDOM: Final = 1
-MADV_SEQUENTIAL: Final = 2
-MADV_WILLNEED: Final = 3
-MADV_DONTNEED: Final = 4
-MADV_FREE: Final = 8
-MADV_REMOVE: Final = 9
-MADV_DONTFORK: Final = 10
-MADV_DOFORK: Final = 11
-MADV_MERGEABLE: Final = 12
-MADV_UNMERGEABLE: Final = 13
-MADV_HUGEPAGE: Final = 14
-MADV_NOHUGEPAGE: Final = 15
-MADV_DONTDUMP: Final = 16
-MADV_DODUMP: Final = 17
-MADV_WIPEONFORK: Final = 18
-MADV_KEEPONFORK: Final = 19
-MADV_COLD: Final = 20
-MADV_PAGEOUT: Final = 21
-MADV_POPULATE_READ: Final = 22
-MADV_POPULATE_WRITE: Final = 23
-MADV_DONTNEED_LOCKED: Final = 24
-MADV_COLLAPSE: Final = 25
-MADV_HWPOISON: Final = 100
-MADV_SOFT_OFFLINE: Final = 101
 
 # ---- Vma.flags
 VM_ANON: Final = 0x01        # no file behind it: pages start zeroed
@@ -148,9 +97,10 @@ class AddressSpace:
     vmas: array[Vma, MAX_VMAS]
 
 
-# The running process's address space (the #PF handler and the memory system calls use it);
+# The address space loaded in CR3 on this CPU (per-CPU: one vCPU today), which uaccess faults
+# pages into; the scheduler sets it with the task. Processes own theirs (Process.mm);
 # NULL before the first program starts.
-current: ptr[AddressSpace] = NULL
+active: ptr[AddressSpace] = NULL
 # Bytes handle_fault maps per fault (a power of two >= PAGE_SIZE). On kvm_pvm a fault costs
 # ~1 ms of emulated CPL 0 work, so the kernel maps 64 KiB blocks there; elsewhere one page.
 fault_around: u64 = PAGE_SIZE

@@ -14,6 +14,7 @@ import struct
 
 import pytest
 
+import qkernel.linux.mman as M
 import qkernel.mm.vma as V
 from qkernel.dialect import layout
 
@@ -345,7 +346,7 @@ def test_madvise_dontneed_reads_back_zero(env):
     assert env("madvise", a, 0, V.MADV_DONTNEED) == 0
     assert env("madvise", a, PAGE, V.MADV_HWPOISON) == -EPERM
     assert env("madvise", a, PAGE, V.MADV_REMOVE) == -EINVAL
-    assert env("madvise", a, 4 * PAGE, V.MADV_HUGEPAGE) == 0
+    assert env("madvise", a, 4 * PAGE, M.MADV_HUGEPAGE) == 0
     assert env("madvise", a, 4 * PAGE, V.MADV_POPULATE_WRITE) == 0
     assert sorted(env.leaves()[0]) == [a + i * PAGE for i in range(4)]
     env("mprotect", a, PAGE, R)

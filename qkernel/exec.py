@@ -26,7 +26,7 @@ from qkernel.mm.addr import va
 from qkernel.mm.uaccess import copy_to_user
 from qkernel.syscalls import entry, register, sys_time
 from qkernel.syscalls.sys_process import exit_process, set_exe
-from qkernel.task import task
+from qkernel.task import sched, task
 from qkernel.task.process import Process, set_name_from_path
 
 STACK_TOP: Final = 0x7FFF_FFFF_F000        # one page below the user half's end, as Linux
@@ -119,7 +119,7 @@ def run_program(bp: ptr[BootParams]) -> None:
         path_len += 1
     task.init()
     p = task.new_process()
-    t = task.new_task(p) if p != NULL else cast(ptr[task.Task], NULL)
+    t = task.new_task(p, p.pid) if p != NULL else cast(ptr[task.Task], NULL)
     if t == NULL:
         fail(block, -ENOMEM, b"out of memory creating the first process", EXIT_CANNOT_EXECUTE)
     set_exe(p, block, path_len)
@@ -170,7 +170,7 @@ def run_program(bp: ptr[BootParams]) -> None:
     used = STACK_TOP - u64(rsp)
     if copy_to_user(u64(rsp), buf + (STACK_BUILD - used), used) < 0:
         fail(block, -ENOMEM, b"cannot write the initial stack", EXIT_CANNOT_EXECUTE)
-    task.switch_in(t)
+    start_scheduler(p, t)
     register.register_all()
     entry.strace = bp.flags & BOOT_STRACE != 0
     trap.syscall_hook = entry.syscall_trap
@@ -201,3 +201,19 @@ def set_cwd(p: ptr[Process], block: ptr[u8], block_len: u64) -> None:
         n = 1
     p.cwd[n] = 0
     p.cwd_len = n
+
+
+def idle_main(arg: u64) -> None:
+    sched.idle_loop(False)
+
+
+def start_scheduler(p: ptr[Process], t: ptr[task.Task]) -> None:
+    """The scheduler with t current and an idle task of its own (a kernel thread that runs
+    when nothing else can); the timer's tick drives time slices from now on."""
+    idle_task = task.new_task(p, 0)
+    if idle_task == NULL:
+        fail(b"pyquark", -ENOMEM, b"out of memory creating the idle task", EXIT_CANNOT_EXECUTE)
+    sched.init(idle_task)
+    sched.make_kthread(idle_task, idle_main, 0)
+    task.switch_in(t)
+    trap.tick_hook = sched.tick

@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
     ["qkernel", "qkernel.dialect", "qkernel.abi", "qkernel.linux", "qkernel.linux.*"],
     ["qkernel.lib", "qkernel.lib.*", "qkernel.mm", "qkernel.mm.addr", "qkernel.arch",
-     "qkernel.arch.cpu", "qkernel.arch.priv", "qkernel.loader", "qkernel.loader.elf"],
+     "qkernel.arch.cpu", "qkernel.arch.priv", "qkernel.arch.frame", "qkernel.loader",
+     "qkernel.loader.elf"],
+    ["qkernel.arch.percpu"],
     ["qkernel.qcall"],
     ["qkernel.klog", "qkernel.panic"],
     ["qkernel.arch.gdt", "qkernel.arch.idt", "qkernel.arch.lapic", "qkernel.arch.syscall",

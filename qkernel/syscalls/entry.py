@@ -8,7 +8,7 @@ from __future__ import annotations
 from qkernel import qcall
 from qkernel.abi import LOG_INFO
 from qkernel.arch import trap
-from qkernel.arch.trap import TrapFrame
+from qkernel.arch.frame import TrapFrame
 from qkernel.dialect import Final, addr_of, i64, ptr, u64
 from qkernel.klog import finish, start
 from qkernel.lib import fmt
@@ -19,7 +19,7 @@ from qkernel.mm import vma
 from qkernel.syscalls import table
 from qkernel.syscalls.sys_process import exit_process
 from qkernel.syscalls.table import STATUS_SUPPORTED, SyscallArgs
-from qkernel.task import task
+from qkernel.task import sched, task
 
 VEC_PF: Final = 14
 PF_WRITE: Final = 2
@@ -89,9 +89,10 @@ def syscall_trap(frame: ptr[TrapFrame]) -> None:
     if strace:
         _trace(args.nr, frame, result)
     if is_restart(result):
-        frame.rip -= SYSCALL_INSN_LEN
-        return  # rax still holds the number
-    frame.rax = u64(result)
+        frame.rip -= SYSCALL_INSN_LEN  # rax still holds the number
+    else:
+        frame.rax = u64(result)
+    sched.preempt_point()  # the return to user mode: where a slice that ran out switches
 
 
 def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:

@@ -4,7 +4,7 @@ set_robust_list, arch_prctl, prctl, uname, umask, the scheduler queries."""
 from __future__ import annotations
 
 from qkernel import qcall
-from qkernel.arch import syscall
+from qkernel.arch import percpu
 from qkernel.dialect import addr_of, array, cast, i64, memcpy, ptr, sizeof, u8, u32, u64
 from qkernel.linux.errno import EFAULT, EINVAL, EPERM, ESRCH
 from qkernel.linux.sched import SCHED_OTHER
@@ -129,7 +129,7 @@ def sys_arch_prctl(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
         if addr >= USER_TOP:
             return -EPERM  # Linux: a base outside the user half is refused
         t.fs_base = addr
-        syscall.set_fs_base(addr)
+        percpu.set_fs_base(addr)
         return 0
     if code == ARCH_GET_FS:
         v = t.fs_base

@@ -11,7 +11,7 @@ and note; it never panics the sandbox. register.py lists every entry.
 from __future__ import annotations
 
 from qkernel.abi import LOG_WARN
-from qkernel.arch.trap import TrapFrame
+from qkernel.arch.frame import TrapFrame
 from qkernel.dialect import NULL, Final, array, fn, i64, ptr, struct, u8, u64
 from qkernel.klog import finish, start
 from qkernel.lib import fmt

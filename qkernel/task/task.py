@@ -3,15 +3,16 @@ the switch context, signal mask and pending set, its thread pointer and tid addr
 scratch buffer) and a pointer to its Process. `current` is the task running on this CPU.
 
 Objects come from kalloc pools (exhaustion: NULL, the caller answers -ENOMEM). Each task has its
-own kernel stack: boot/entry.S builds a system call's TrapFrame on it (syscall_stack_top is
-switched with the task), and its own scratch buffer, so no in-flight system call shares a
+own kernel stack: boot/entry.S builds a system call's TrapFrame on it (arch.percpu.stack_top
+is switched with the task), and its own scratch buffer, so no in-flight system call shares a
 module-level buffer with another task's.
 """
 
 from __future__ import annotations
 
-from qkernel.arch.trap import TrapFrame
-from qkernel.dialect import NULL, Final, addr_of, asm, cast, ptr, sizeof, struct, u8, u64
+from qkernel.arch import percpu, priv
+from qkernel.arch.frame import TrapFrame
+from qkernel.dialect import NULL, Final, addr_of, cast, fn, ptr, sizeof, struct, u8, u64
 from qkernel.mm import kalloc, vma
 from qkernel.task.process import Process, init_fields
 
@@ -19,9 +20,13 @@ KSTACK_SIZE: Final = 16384   # a task's kernel stack
 SCRATCH_SIZE: Final = 65536  # a task's bounce buffer for host I/O (BOUNCE_SIZE in the handlers)
 MAX_TASKS: Final = 1024      # tasks alive at once (beyond: -EAGAIN from fork, as RLIMIT_NPROC)
 
-TASK_RUNNING: Final = 0      # on a CPU or runnable
+TASK_RUNNING: Final = 0      # on a CPU or runnable (on the run queue)
 TASK_SLEEPING: Final = 1     # parked on a wait queue
 TASK_ZOMBIE: Final = 2       # exited; its Process keeps the status
+TASK_NEW: Final = 3          # created, not yet made runnable
+
+
+kthread_fn = fn[[u64], None]
 
 
 @struct
@@ -42,8 +47,20 @@ class Task:
     scratch: ptr[u8]           # SCRATCH_SIZE bytes for this task's in-flight system call
     run_next: ptr[Task]        # run queue / wait queue links
     run_prev: ptr[Task]
-    wake_ns: u64               # a timed sleep's deadline (CLOCK_MONOTONIC), 0 for none
-    wait_result: u64           # what woke it: 0, or -ETIMEDOUT / -EINTR
+    queue: ptr[WaitQueue]      # the wait queue it sleeps on (NULL when running)
+    deadline: u64              # a timed sleep's last tick (sched.ticks), 0 for none
+    timer_next: ptr[Task]      # the list of timed sleepers
+    wake_reason: u64           # why it woke: WAKE_* (sched.py)
+    entry: kthread_fn          # a kernel thread's function and argument
+    arg: u64
+    ticks_left: u64            # its time slice (timer ticks) before preemption
+
+
+@struct
+class WaitQueue:
+    """Tasks parked until an event (sched.sleep_on / sched.wake_all), in FIFO order."""
+    head: ptr[Task]
+    tail: ptr[Task]
 
 
 # The task on this CPU. Per-CPU state: one vCPU today; a second one reaches its own through GS.
@@ -66,8 +83,9 @@ def init() -> None:
     kalloc.init(addr_of(scratch_pool), SCRATCH_SIZE, MAX_TASKS, False)
 
 
-def new_task(p: ptr[Process]) -> ptr[Task]:
-    """A task of process p with its kernel stack and scratch buffer; NULL when out of memory."""
+def new_task(p: ptr[Process], tid: u64) -> ptr[Task]:
+    """Task `tid` of process p, with its kernel stack and scratch buffer; NULL when out of
+    memory. The first thread's tid is the pid; tid 0 is an idle task (no thread of p)."""
     t = cast(ptr[Task], kalloc.alloc(addr_of(task_pool)))
     if t == NULL:
         return NULL
@@ -83,8 +101,9 @@ def new_task(p: ptr[Process]) -> ptr[Task]:
     t.scratch = scratch
     t.process = p
     t.state = TASK_RUNNING
-    t.tid = p.pid if p.nthreads == 0 else alloc_pid()
-    p.nthreads += 1
+    t.tid = tid
+    if tid != 0:
+        p.nthreads += 1
     return t
 
 
@@ -105,14 +124,23 @@ def new_process() -> ptr[Process]:
     if p.mm == NULL:
         kalloc.free(addr_of(process_pool), cast(ptr[None], p))
         return NULL
+    p.mm.pml4 = 0  # no page tables yet (the pool does not zero address spaces)
+    p.mm.count = 0
     init_fields(p, alloc_pid())
     return p
 
 
 def switch_in(t: ptr[Task]) -> None:
-    """Makes t the CPU's current task: its kernel stack takes the next system call's frame and
-    its address space is the active one. (The scheduler's context switch calls this.)"""
+    """Makes t the CPU's current task: its kernel stack takes the next system call's frame, its
+    address space is the active one (CR3 loaded when it changes) and its thread pointer is
+    loaded. The scheduler calls this just before switching stacks."""
     global current
+    prev_mm = vma.active
     current = t
-    asm("movq $0, syscall_stack_top(%rip)", "r,~{memory}", t.kstack_top)
-    vma.active = t.process.mm
+    percpu.set_stack_top(t.kstack_top)
+    mm = t.process.mm
+    if mm != prev_mm and mm.pml4 != 0:
+        vma.active = mm
+        priv.load_cr3(mm.pml4)
+    if t.fs_base != 0:
+        percpu.set_fs_base(t.fs_base)

@@ -26,7 +26,7 @@ __all__ = [
     "unreachable",
     "atomic_cas", "atomic_fetch_add", "atomic_load", "atomic_store", "fence",
     "volatile_load", "volatile_store",
-    "memcpy", "memset", "memcmp",
+    "memcpy", "memset", "memcmp", "kfmt",
 ]
 
 
@@ -164,11 +164,73 @@ NULL: Final = 0  # compares equal to any null pointer; `cast(ptr[T], 0)` spells 
 def struct(cls: type | None = None, *, packed: bool = False):  # noqa: ANN201
     """Marks a class as a C-layout struct: its annotated fields, in order, with C alignment
     (`@struct`), or byte-packed (`@struct(packed=True)`). `layout(cls)` gives the layout in
-    CPython; the compiler computes the same one (tests/toolchain/test_abi_layout.py checks)."""
+    CPython; the compiler computes the same one (tests/toolchain/test_abi_layout.py checks).
+
+    Under CPython `S(v1, v2, name=v3)` builds a value as a global initialiser does in compiled
+    code: positional values fill the fields in order, keywords name them, every other field is
+    zero (0 of its integer type, False, NULL, S() for a nested struct, a zeroed list for an array;
+    a shorter list for an array field is padded with zeros)."""
     def mark(c: type) -> type:
         c.__kernel_struct__ = {"packed": packed}  # type: ignore[attr-defined]
+        c.__init__ = _struct_init  # type: ignore[misc]
         return c
     return mark(cls) if cls is not None else mark
+
+
+def _field_types(cls: type) -> dict[str, object]:
+    """name -> evaluated annotation (None where it cannot be evaluated yet), cached once complete."""
+    cached = cls.__dict__.get("__kernel_field_types__")
+    if cached is not None:
+        return cached
+    out: dict[str, object] = {}
+    complete = True
+    for name, ann in cls.__dict__.get("__annotations__", {}).items():
+        try:
+            out[name] = _eval_annotation(cls, ann)
+        except Exception:  # noqa: BLE001 - a forward reference not defined yet: treat as opaque
+            out[name], complete = None, False
+    if complete:
+        cls.__kernel_field_types__ = out  # type: ignore[attr-defined]
+    return out
+
+
+def _zero(t: object) -> object:
+    if isinstance(t, type) and issubclass(t, _Int):
+        return t(0)
+    if t is bool:
+        return False
+    if isinstance(t, type) and hasattr(t, "__kernel_struct__"):
+        return t()
+    if isinstance(t, _TypeForm) and t.name == "array":
+        elem, count = t.args
+        return [_zero(elem) for _ in range(int(count))]
+    return 0  # NULL for ptr and fn
+
+
+def _field_value(t: object, v: object) -> object:
+    if isinstance(t, type) and issubclass(t, _Int) and isinstance(v, int) and not isinstance(v, bool):
+        return t(v)
+    if isinstance(t, _TypeForm) and t.name == "array" and isinstance(v, list):
+        elem, count = t.args
+        return [_field_value(elem, x) for x in v] + [_zero(elem) for _ in range(int(count) - len(v))]
+    return v
+
+
+def _struct_init(self: object, *args: object, **kwargs: object) -> None:
+    cls = type(self)
+    types = _field_types(cls)
+    names = list(types)
+    if len(args) > len(names):
+        raise TypeError(f"too many values for struct {cls.__name__}: it has {len(names)} fields")
+    values = dict(zip(names, args))
+    for k, v in kwargs.items():
+        if k not in types:
+            raise TypeError(f"struct {cls.__name__} has no field {k!r}")
+        if k in values:
+            raise TypeError(f"field {k!r} of {cls.__name__} is given twice")
+        values[k] = v
+    for n, t in types.items():
+        setattr(self, n, _field_value(t, values[n]) if n in values else _zero(t))
 
 
 class Layout:
@@ -259,11 +321,23 @@ def offsetof(t: type, field: str) -> int:
     return layout(t).offset(field)
 
 
+def _intrinsic(f):  # noqa: ANN001, ANN202
+    """Marks a name as an intrinsic; the compiler's registry (toolchain/intrinsics.py) must list
+    exactly the names marked so (tests/toolchain/test_registry.py)."""
+    f.__kernel_intrinsic__ = True
+    return f
+
+
+for _f in (cast, sizeof, offsetof):
+    _intrinsic(_f)
+del _f
+
+
 def _compiled_only(name: str):  # noqa: ANN202
     def intrinsic(*args: object, **kwargs: object) -> object:
         raise DialectError(f"{name}() is an intrinsic that exists only in compiled kernel code")
     intrinsic.__name__ = name
-    return intrinsic
+    return _intrinsic(intrinsic)
 
 
 addr_of = _compiled_only("addr_of")
@@ -299,3 +373,61 @@ volatile_store = _compiled_only("volatile_store")
 memcpy = _compiled_only("memcpy")
 memset = _compiled_only("memset")
 memcmp = _compiled_only("memcmp")
+
+
+# --------------------------------------------------------------------------- kfmt
+
+_KFMT_CONVERSIONS = {"d": "put_signed", "u": "put_dec", "x": "put_hex", "s": "put_str", "c": "put_char"}
+
+
+@_intrinsic
+def kfmt(line: object, fmt: bytes, *args: object) -> None:
+    """kfmt(lp, b"rip=%x n=%d", rip, n): appends to a qkernel.lib.fmt.Line through the same fmt
+    functions the compiled call uses (%d put_signed, %u put_dec, %x put_hex, %s put_str, %c put_char,
+    %% a '%'). Under CPython `lp` is the Line object itself; a %s argument may be bytes (read up to
+    a NUL or its end) or a list of byte values. The compiler rejects at compile time what raises
+    DialectError here (a bad conversion, a wrong count of values)."""
+    from qkernel.lib import fmt as f  # kernel code, imported on first use (it imports this module)
+    if not isinstance(fmt, bytes):
+        raise DialectError("kfmt's format is a bytes literal")
+    pieces: list[tuple[str, object]] = []
+    text = bytearray()
+    i = 0
+    while i < len(fmt):
+        if fmt[i] != 0x25:  # '%'
+            text.append(fmt[i])
+            i += 1
+            continue
+        conv = chr(fmt[i + 1]) if i + 1 < len(fmt) else ""
+        if conv == "%":
+            text.append(0x25)
+        elif conv in _KFMT_CONVERSIONS:
+            if text:
+                pieces.append(("text", bytes(text)))
+                text = bytearray()
+            pieces.append(("conv", conv))
+        else:
+            raise DialectError(f"bad kfmt conversion %{conv} in {fmt!r}")
+        i += 2
+    if text:
+        pieces.append(("text", bytes(text)))
+    if sum(k == "conv" for k, _ in pieces) != len(args):
+        raise DialectError(f"kfmt format {fmt!r} does not match {len(args)} values")
+    values = iter(args)
+    for kind, data in pieces:
+        if kind == "text":
+            if len(data) == 1:  # type: ignore[arg-type]
+                f.put_char(line, u8(data[0]))  # type: ignore[index]
+            else:
+                f.put_str(line, bytes(data) + b"\0")  # type: ignore[arg-type]
+            continue
+        v = next(values)
+        if data == "s":
+            s = bytes(v) if isinstance(v, (bytes, bytearray, list)) else v
+            f.put_str(line, s + b"\0" if isinstance(s, bytes) else s)
+        elif data == "c":
+            f.put_char(line, u8(int(v)))  # type: ignore[call-overload]
+        elif data == "d":
+            f.put_signed(line, i64(int(v)))  # type: ignore[call-overload]
+        else:
+            getattr(f, _KFMT_CONVERSIONS[data])(line, u64(int(v)))  # type: ignore[call-overload,index]

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from .decls import ConstDecl, Decl, DialectName, FuncDecl, GlobalDecl, ModuleRef, StructDecl, AliasDecl
 from .check_calls import CallChecker
-from .folding import fold_binop, fold_unary, op_symbol
+from .folding import byte_at, fold_binop, fold_unary, is_bytes_literal, op_symbol
+from .intrinsics import INTRINSICS
 from .parse import unsupported_name
 from .resolve import ModuleInfo
 from .typeexpr import Env
@@ -431,6 +432,9 @@ class FunctionChecker(CallChecker):
         it = self.expr(node.slice)
         if not is_int(it):
             raise self.err(node.slice, f"index must be an integer, not {it}")
+        if is_bytes_literal(node.value) and getattr(node.slice, "qconst", None) is not None:
+            node.qconst = byte_at(self.mod, node, node.slice.qconst)  # type: ignore[attr-defined]
+            return UNTYPED_INT  # a character constant: b"/"[0]
         if isinstance(it, UntypedIntType):
             node.slice.qconv = I64 if node.slice.qconst <= I64.max else U64  # type: ignore[attr-defined]
         else:
@@ -623,7 +627,8 @@ def terminates(stmts: list[ast.stmt]) -> bool:
         infinite = (getattr(last.test, "qconst", None) or 0) != 0
         return infinite and not any(isinstance(n, ast.Break) for n in _loop_body_nodes(last.body))
     if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call):
-        return getattr(last.value, "qcall", None) in (("intrinsic", "trap"), ("intrinsic", "unreachable"))
+        kind = getattr(last.value, "qcall", None)
+        return kind is not None and kind[0] == "intrinsic" and INTRINSICS[kind[1]].noreturn
     return False
 
 

@@ -377,57 +377,64 @@ memcmp = _compiled_only("memcmp")
 
 # --------------------------------------------------------------------------- kfmt
 
-_KFMT_CONVERSIONS = {"d": "put_signed", "u": "put_dec", "x": "put_hex", "s": "put_str", "c": "put_char"}
+_KFMT_CONVERSIONS = "duxsc"
+
+
+def _put(line: object, data: bytes) -> None:
+    """qkernel.lib.fmt's put_char per byte: appends while the line is shorter than LINE_MAX."""
+    from qkernel.lib.fmt import LINE_MAX  # kernel code, imported on first use (it imports this module)
+    for c in data:
+        if line.len >= LINE_MAX:  # type: ignore[attr-defined]
+            return
+        line.data[line.len] = u8(c)  # type: ignore[attr-defined]
+        line.len = u64(line.len + 1)  # type: ignore[attr-defined]
 
 
 @_intrinsic
 def kfmt(line: object, fmt: bytes, *args: object) -> None:
-    """kfmt(lp, b"rip=%x n=%d", rip, n): appends to a qkernel.lib.fmt.Line through the same fmt
-    functions the compiled call uses (%d put_signed, %u put_dec, %x put_hex, %s put_str, %c put_char,
-    %% a '%'). Under CPython `lp` is the Line object itself; a %s argument may be bytes (read up to
-    a NUL or its end) or a list of byte values. The compiler rejects at compile time what raises
-    DialectError here (a bad conversion, a wrong count of values)."""
-    from qkernel.lib import fmt as f  # kernel code, imported on first use (it imports this module)
+    """kfmt(lp, b"rip=%x n=%d", rip, n): appends to a qkernel.lib.fmt.Line what the compiled call
+    prints through fmt's functions (%d put_signed, %u put_dec, %x put_hex: 0x-prefixed lowercase
+    without leading zeros, %s put_str, %c put_char, %% a '%'), truncated at fmt.LINE_MAX. Under
+    CPython `lp` is the Line object itself; a %s argument may be bytes (read up to a NUL or its end)
+    or a list of byte values. tests/toolchain/test_differential.py compares this model with the
+    compiled code. What raises DialectError here is a compile error in kernel code."""
     if not isinstance(fmt, bytes):
         raise DialectError("kfmt's format is a bytes literal")
-    pieces: list[tuple[str, object]] = []
-    text = bytearray()
+    out: list[object] = []  # bytes for text, (conversion, value) per value
+    values = list(args)
     i = 0
     while i < len(fmt):
         if fmt[i] != 0x25:  # '%'
-            text.append(fmt[i])
+            out.append(fmt[i:i + 1])
             i += 1
             continue
         conv = chr(fmt[i + 1]) if i + 1 < len(fmt) else ""
         if conv == "%":
-            text.append(0x25)
-        elif conv in _KFMT_CONVERSIONS:
-            if text:
-                pieces.append(("text", bytes(text)))
-                text = bytearray()
-            pieces.append(("conv", conv))
+            out.append(b"%")
+        elif conv in _KFMT_CONVERSIONS and conv:
+            if not values:
+                raise DialectError(f"kfmt format {fmt!r} has more conversions than the {len(args)} values")
+            out.append((conv, values.pop(0)))
         else:
             raise DialectError(f"bad kfmt conversion %{conv} in {fmt!r}")
         i += 2
-    if text:
-        pieces.append(("text", bytes(text)))
-    if sum(k == "conv" for k, _ in pieces) != len(args):
-        raise DialectError(f"kfmt format {fmt!r} does not match {len(args)} values")
-    values = iter(args)
-    for kind, data in pieces:
-        if kind == "text":
-            if len(data) == 1:  # type: ignore[arg-type]
-                f.put_char(line, u8(data[0]))  # type: ignore[index]
-            else:
-                f.put_str(line, bytes(data) + b"\0")  # type: ignore[arg-type]
+    if values:
+        raise DialectError(f"kfmt format {fmt!r} has fewer conversions than the {len(args)} values")
+    for piece in out:
+        if isinstance(piece, bytes):
+            _put(line, piece)
             continue
-        v = next(values)
-        if data == "s":
+        conv, v = piece  # type: ignore[misc]
+        if conv == "s":
             s = bytes(v) if isinstance(v, (bytes, bytearray, list)) else v
-            f.put_str(line, s + b"\0" if isinstance(s, bytes) else s)
-        elif data == "c":
-            f.put_char(line, u8(int(v)))  # type: ignore[call-overload]
-        elif data == "d":
-            f.put_signed(line, i64(int(v)))  # type: ignore[call-overload]
+            if not isinstance(s, bytes):
+                raise DialectError(f"kfmt %s needs bytes under CPython, got {type(v).__name__}")
+            _put(line, s.split(b"\0", 1)[0])
+        elif conv == "c":
+            _put(line, bytes([int(u8(int(v)))]))  # type: ignore[call-overload]
+        elif conv == "d":
+            _put(line, str(int(i64(int(v)))).encode())  # type: ignore[call-overload]
+        elif conv == "u":
+            _put(line, str(int(u64(int(v)))).encode())  # type: ignore[call-overload]
         else:
-            getattr(f, _KFMT_CONVERSIONS[data])(line, u64(int(v)))  # type: ignore[call-overload,index]
+            _put(line, b"0x%x" % int(u64(int(v))))  # type: ignore[call-overload]

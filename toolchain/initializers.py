@@ -70,7 +70,7 @@ def _value(env: Env, mod: ModuleInfo, node: ast.expr, t: Type) -> tuple:
         d = env.lookup(mod, node.func)
         if isinstance(d, StructDecl):
             if d.stype is not t:
-                raise mod.error(node, f"a {d.name} value initialising a {t}")
+                raise mod.error(node, f"expected a {t} value, got {d.name}(...)")
             return _struct_value(env, mod, node, t) if node.args or node.keywords else ("zero",)
     if isinstance(node, ast.Call) and not node.args:
         f = node.func

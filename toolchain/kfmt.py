@@ -37,21 +37,27 @@ FMT_MODULE = "qkernel.lib.fmt"
 CONVERSIONS = {"d": "put_signed", "u": "put_dec", "x": "put_hex", "s": "put_str", "c": "put_char"}
 
 
+class FormatError(ValueError):
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset  # of the offending byte in the format
+
+
 def parse_format(fmt: bytes) -> list[tuple[str, bytes]]:
-    """[("text", b"..."), ("conv", b"x"), ...]; raises ValueError with a message for a bad format."""
+    """[("text", b"..."), ("conv", b"x"), ...]; raises FormatError for a bad format."""
     out: list[tuple[str, bytes]] = []
     text = bytearray()
     i = 0
     while i < len(fmt):
         c = fmt[i]
         if c == 0:
-            raise ValueError("a kfmt format cannot contain a NUL byte")
+            raise FormatError("a kfmt format cannot contain a NUL byte", i)
         if c != ord("%"):
             text.append(c)
             i += 1
             continue
         if i + 1 >= len(fmt):
-            raise ValueError("the kfmt format ends with a lone '%' (write %% for a literal '%')")
+            raise FormatError("the kfmt format ends with a lone '%' (write %% for a literal '%')", i)
         conv = chr(fmt[i + 1])
         if conv == "%":
             text.append(ord("%"))
@@ -61,10 +67,10 @@ def parse_format(fmt: bytes) -> list[tuple[str, bytes]]:
                 text = bytearray()
             out.append(("conv", conv.encode()))
         elif conv in "0123456789-+ #.lhz":
-            raise ValueError(f"kfmt has no widths, flags or length modifiers ('%{conv}...'); "
-                             "use %d %u %x %s %c or %%")
+            raise FormatError(f"kfmt has no widths, flags or length modifiers ('%{conv}...'); "
+                              "use %d %u %x %s %c or %%", i)
         else:
-            raise ValueError(f"unknown kfmt conversion '%{conv}' (kfmt knows %d %u %x %s %c and %%)")
+            raise FormatError(f"unknown kfmt conversion '%{conv}' (kfmt knows %d %u %x %s %c and %%)", i)
         i += 2
     if text:
         out.append(("text", bytes(text)))
@@ -81,7 +87,7 @@ def _line_type(ck: "FunctionChecker") -> Type:
 
 def _check_arg(ck: "FunctionChecker", a: ast.expr, conv: str, n: int) -> None:
     t = ck.expr(a)
-    what = f"kfmt argument {n} (%{conv})"
+    what = f"kfmt value {n} (%{conv})"
     if conv == "d":
         if not (isinstance(t, UntypedIntType) or isinstance(t, IntType) and t.signed):
             raise ck.err(a, f"{what} prints a signed integer, got {t}"
@@ -108,6 +114,19 @@ def _check_arg(ck: "FunctionChecker", a: ast.expr, conv: str, n: int) -> None:
         ck.coerce(a, U8, what)
 
 
+def _at_byte(ck: "FunctionChecker", lit: ast.Constant, offset: int) -> ast.AST:
+    """A location at byte `offset` of the literal when its source spells the bytes plainly
+    (one line, no escapes), else the literal itself."""
+    line = ck.mod.src.lines[lit.lineno - 1] if 0 < lit.lineno <= len(ck.mod.src.lines) else ""
+    seg = line[lit.col_offset:lit.end_col_offset] if lit.end_lineno == lit.lineno else ""
+    if len(seg) >= 3 and seg[0] in "bB" and seg[1] in "'\"" and "\\" not in seg \
+            and seg[2:-1].encode("latin-1", "replace") == lit.value:
+        at = ast.Constant(None)
+        at.lineno, at.col_offset = lit.lineno, lit.col_offset + 2 + offset
+        return at
+    return lit
+
+
 def check_kfmt(ck: "FunctionChecker", node: ast.Call, name: str) -> Type:
     args = node.args
     if len(args) < 2 or not (isinstance(args[1], ast.Constant) and isinstance(args[1].value, bytes)):
@@ -120,8 +139,8 @@ def check_kfmt(ck: "FunctionChecker", node: ast.Call, name: str) -> Type:
     args[0].qconv = lt  # type: ignore[attr-defined]
     try:
         pieces = parse_format(args[1].value)
-    except ValueError as e:
-        raise ck.err(args[1], str(e)) from None
+    except FormatError as e:
+        raise ck.err(_at_byte(ck, args[1], e.offset), str(e)) from None
     convs = [p[1].decode() for p in pieces if p[0] == "conv"]
     values = args[2:]
     if len(convs) != len(values):
@@ -130,7 +149,7 @@ def check_kfmt(ck: "FunctionChecker", node: ast.Call, name: str) -> Type:
                               f"({listed}) but {len(values)} value{'s' * (len(values) != 1)} "
                               f"{'were' if len(values) != 1 else 'was'} given")
     for i, (a, c) in enumerate(zip(values, convs)):
-        _check_arg(ck, a, c, i + 3)
+        _check_arg(ck, a, c, i + 1)
     node.qfmt = pieces  # type: ignore[attr-defined]
     return VOID
 

@@ -8,7 +8,12 @@ The checker annotates the AST in place for lower.py (one attribute per fact, all
   node.qcall   for calls: ("func", FuncDecl) | ("indirect",) | ("intrinsic", name) | ("cast", T)
                | ("zero", T) | ("truth",)
   node.qfield  for attributes: (StructType, field index, via_pointer)
+  node.qcmp    for comparisons: the operand type of each compared pair
+  node.qfmt    for kfmt calls: the parsed format pieces (kfmt.py)
   fn.qlocals   for FunctionDefs: {name: Local}
+  g.qinit      for initialised GlobalDecls: the constant tree (initializers.py)
+A typed side table instead of attributes was considered (issue 8, part 7); every pass reads these
+facts, so it is left for when the rules grow (docs/toolchain.md, "Facts on AST nodes").
 Every error is a CompileError at the offending node; no construct outside the dialect passes.
 """
 

@@ -1,4 +1,4 @@
-"""Pass 3, check (calls): function calls, casts, zero values, len(), bool() and intrinsics.
+"""Pass 3, check (calls): function calls, casts, zero values, len(), bool(), ord() and intrinsics.
 
 A mixin of check.FunctionChecker; it annotates Call nodes with `qcall` (see check.py's docstring)
 and uses the checker's expr/coerce/condition machinery.

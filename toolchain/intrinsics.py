@@ -60,8 +60,8 @@ DECORATORS = frozenset({"struct", "export", "inline", "noinline"})
 DIALECT_VALUES = frozenset({"NULL", "Final"})
 # Names qkernel.dialect defines for CPython only (a kernel module cannot import them).
 CPYTHON_ONLY = frozenset({"DialectError", "layout", "Layout"})
-# Builtins kernel Python has, and builtins it names in an error instead of "not defined".
-BUILTINS = frozenset({"bool", "True", "False", "len", "ord", "range"})
+# Builtins kernel Python names in an error instead of "not defined" (the builtins it has, bool,
+# len, ord and range, are handled by check_calls.py and check.py).
 REJECTED_BUILTINS = frozenset({"print", "range", "int", "str", "isinstance", "type", "getattr", "object"})
 
 _PORT_OUT = {"outb": U8, "outw": U16, "outl": U32}

@@ -51,6 +51,10 @@ BOOT_STRACE: Final = 128      # print every system call and its result to stderr
 
 CMDLINE_MAX: Final = 256
 
+# platform capabilities (BootParams.caps): what the kernel adapts to, never a platform's name
+CAP_CPL0_EMULATED: Final = 1  # CPL 0 code runs in the hypervisor's instruction emulator (kvm_pvm:
+#                               ~1 us per instruction): the host zeroes frames (QCALL_ZERO_PAGES)
+
 
 @struct
 class BootParams:
@@ -68,6 +72,8 @@ class BootParams:
     argc: u64
     envc: u64
     args_len: u64
+    caps: u64            # CAP_* of the platform
+    fault_around: u64    # bytes a user page fault maps around the page (a power of two; 0: one page)
     cmdline: array[u8, 256]
 
 

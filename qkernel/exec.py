@@ -197,7 +197,7 @@ def set_cwd(p: ptr[Process], block: ptr[u8], block_len: u64) -> None:
     for i in range(n):
         p.cwd[i] = block[start + i]
     if n == 0:
-        p.cwd[0] = 47
+        p.cwd[0] = ord(b"/")
         n = 1
     p.cwd[n] = 0
     p.cwd_len = n

@@ -85,7 +85,8 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
             argc, envc, args_len = len(program.argv), len(program.env), len(block)
         vm.memory.write(BOOT_LAYOUT.BOOT_PARAMS_PHYS, pack_boot_params(
             mem_size=mem_size, platform=platform, flags=flags, log_level=log_level,
-            image_end_phys=image_end, argc=argc, envc=envc, args_len=args_len, mode=mode))
+            image_end_phys=image_end, argc=argc, envc=envc, args_len=args_len, mode=mode,
+            caps=vm.boot_caps, fault_around=vm.fault_around))
         files = HostFiles(program.root if program else "/", stdin=stdin)
         server = QcallServer(vm.memory, stdout=stdout, stderr=stderr, echo_log=echo_log, files=files)
         crash: CrashInfo | None = None

@@ -9,7 +9,7 @@ from qkernel import qcall
 from qkernel.abi import LOG_INFO
 from qkernel.arch import trap
 from qkernel.arch.frame import TrapFrame
-from qkernel.dialect import Final, addr_of, i64, ptr, u64
+from qkernel.dialect import Final, addr_of, i64, kfmt, ptr, u64
 from qkernel.klog import finish, start
 from qkernel.lib import fmt
 from qkernel.linux import errno
@@ -115,16 +115,7 @@ def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
         sig = SIGTRAP
     elif vector == 17:
         sig = SIGBUS
-    lp = start(LOG_INFO)
-    fmt.put_str(lp, b"program killed by signal ")
-    fmt.put_dec(lp, sig)
-    fmt.put_str(lp, b": vector ")
-    fmt.put_dec(lp, vector)
-    fmt.put_str(lp, b" at rip=")
-    fmt.put_hex(lp, frame.rip)
-    fmt.put_str(lp, b" cr2=")
-    fmt.put_hex(lp, trap.fault_address())
-    fmt.put_str(lp, b" error=")
-    fmt.put_hex(lp, frame.error)
+    kfmt(start(LOG_INFO), b"program killed by signal %u: vector %u at rip=%x cr2=%x error=%x",
+         sig, vector, frame.rip, trap.fault_address(), frame.error)
     finish(LOG_INFO)
     exit_process(128 + sig)

@@ -178,7 +178,7 @@ def sys_newfstatat(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     n = _user_path(t, path)
     if n < 0:
         return n
-    if t.scratch[0] != 47 and dirfd != AT_FDCWD:  # relative to a descriptor: no directories yet
+    if t.scratch[0] != ord(b"/") and dirfd != AT_FDCWD:  # relative to a descriptor: no directories yet
         return -EBADF
     if not range_ok(statbuf, sizeof(Stat), True):
         return -EFAULT

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from qkernel.abi import LOG_WARN
 from qkernel.arch.frame import TrapFrame
-from qkernel.dialect import NULL, Final, array, fn, i64, ptr, struct, u8, u64
+from qkernel.dialect import NULL, Final, array, fn, i64, kfmt, ptr, struct, u8, u64
 from qkernel.klog import finish, start
-from qkernel.lib import fmt
 from qkernel.linux.errno import ENOSYS
 from qkernel.linux.sysno import NAMES, NR_NAMED, NR_SYSCALLS
 from qkernel.task.task import Task
@@ -84,15 +83,11 @@ def dispatch(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
         if nr < NR_SYSCALLS:
             logged[nr] = 1
         lp = start(LOG_WARN)
-        fmt.put_str(lp, b"unsupported system call ")
-        fmt.put_dec(lp, nr)
+        kfmt(lp, b"unsupported system call %u", nr)
         if name_of(nr)[0] != 0:
-            fmt.put_str(lp, b" (")
-            fmt.put_str(lp, name_of(nr))
-            fmt.put_str(lp, b")")
-        fmt.put_str(lp, b": ENOSYS")
+            kfmt(lp, b" (%s)", name_of(nr))
+        kfmt(lp, b": ENOSYS")
         if note_of(nr)[0] != 0:
-            fmt.put_str(lp, b"; ")
-            fmt.put_str(lp, note_of(nr))
+            kfmt(lp, b"; %s", note_of(nr))
         finish(LOG_WARN)
     return -ENOSYS

@@ -97,7 +97,7 @@ def set_name_from_path(p: ptr[Process], path: ptr[u8], n: u64) -> None:
     """comm: the executable's basename (as Linux's __set_task_comm at exec)."""
     start: u64 = 0
     for i in range(n):
-        if path[i] == 47:
+        if path[i] == ord(b"/"):
             start = i + 1
     set_name(p, path + start, n - start)
 

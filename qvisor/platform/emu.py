@@ -351,6 +351,8 @@ class _Kicker:
 # ---- the platform -------------------------------------------------------------------------------
 class EmuPlatform:
     name = "emu"
+    boot_caps = 0
+    fault_around = 0
 
     #: how long an interrupt may wait for RFLAGS.IF=1 between two checks (seconds)
     PENDING_POLL_S = 0.0005

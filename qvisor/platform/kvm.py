@@ -8,3 +8,5 @@ from .pvm import PvmPlatform
 
 class KvmPlatform(PvmPlatform):
     name = "kvm"
+    boot_caps = 0       # hardware VMX/SVM: CPL 0 runs natively
+    fault_around = 0

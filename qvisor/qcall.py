@@ -76,6 +76,7 @@ class QcallServer:
     files: HostFiles | None = None  # the sandbox root's files (qvisor/fs.py); None: file qcalls -ENOSYS
     reserved: list[tuple[int, int]] | None = None  # ranges a ring may not overlap (default: boot area, kernel)
     ring_threads: int = 4           # host threads serving the ring, at most
+    ring_poll_s: float = 0.0        # > 0: a host thread polls the SQ this long after activity
     table: dict[int, Entry] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -83,7 +84,8 @@ class QcallServer:
         self.console = Console(self.files.stdin if self.files is not None else None,
                                self.stdout, self.stderr)
         self.ring = RingService(reserved=default_reserved(self.memory) if self.reserved is None
-                                else self.reserved, threads=self.ring_threads)
+                                else self.reserved, threads=self.ring_threads,
+                                poll_s=self.ring_poll_s)
         self.register(Lifecycle(), KernelLog(), self.console, Clock(), Sleep(), Random(),
                       FrameZeroing(), self.ring)
         if self.files is not None:

@@ -36,6 +36,7 @@ ring is under its lock; the notify callback is called from a worker thread, outs
 from __future__ import annotations
 
 import errno
+import os
 import queue
 import struct
 import threading
@@ -72,7 +73,8 @@ assert _SQE.size == SQE.size and SQE.offset("args") == 8 and SQE.offset("tag") =
 DEFAULT_THREADS = 4
 DEFAULT_MAX_INFLIGHT = 64        # per ring, taken and not completed
 DEFAULT_MAX_OUTSTANDING = 256    # across rings, queued or running
-POLL_INTERVAL_S = 50e-6
+POLL_SPIN_S = 200e-6             # the poller yields (sched_yield) this long after activity,
+POLL_INTERVAL_S = 50e-6          # then checks every 50 us (time.sleep) until poll_s has passed
 
 _fence_lock = threading.Lock()
 
@@ -384,18 +386,23 @@ class RingService(Service):
         if ring is None:
             return
         self._set_need_kick(ring, False)
+        busy = time.monotonic()
         while not self._closed and self.ring is ring:
+            now = time.monotonic()
             if self.drain(ring) > 0:
-                deadline = time.monotonic() + self.poll_s
-            elif time.monotonic() >= deadline:
+                deadline, busy = now + self.poll_s, now
+            elif now >= deadline:
                 if not self._set_need_kick(ring, True):
                     return
                 full_fence()                   # the flag's store before the sq_tail load
                 if self.drain(ring) <= 0:      # nothing came meanwhile: the guest kicks now
                     return
                 self._set_need_kick(ring, False)
-                deadline = time.monotonic() + self.poll_s
-            time.sleep(POLL_INTERVAL_S)
+                deadline, busy = now + self.poll_s, now
+            if now - busy < POLL_SPIN_S:
+                os.sched_yield()               # releases the GIL
+            else:
+                time.sleep(POLL_INTERVAL_S)
 
     def _set_need_kick(self, ring: Ring, on: bool) -> bool:
         with ring.lock:

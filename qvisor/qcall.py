@@ -130,15 +130,17 @@ class QcallServer:
             block = mem.read(gpa, QCALL.size)
         except GuestFault as e:
             raise QcallFault(gpa, f"qcall block outside guest memory: {e}") from None
-        nr, *args = _BLOCK.unpack_from(block, QCALL_NR)
-        self.counts[nr] = self.counts.get(nr, 0) + 1
+        words = _BLOCK.unpack_from(block, QCALL_NR)   # nr, a0..a5
+        nr = words[0]
+        counts = self.counts
+        counts[nr] = counts.get(nr, 0) + 1
         entry = self.table.get(nr)
         if entry is None:
             self.unknown(nr)
             result = -errno.ENOSYS
         else:
             try:
-                result = entry.fn(*args[:entry.nargs])
+                result = entry.fn(*words[1: entry.nargs + 1])
             except GuestFault:
                 result = -errno.EFAULT
         mem.write_u64(gpa + QCALL_RESULT, result & (2**64 - 1))

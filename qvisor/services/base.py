@@ -126,10 +126,6 @@ def in_ring_worker() -> bool:
     return getattr(_ring_worker, "active", False)
 
 
-def _mark_ring_worker() -> None:
-    _ring_worker.active = True
-
-
 def ring_wait(seconds: float) -> bool:
     """Sleeps `seconds`; on a ring worker, returns True early if that ring was torn down."""
     cancel = getattr(_ring_worker, "cancel", None)

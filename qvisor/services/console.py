@@ -8,7 +8,8 @@ before services existed): CONSOLE_READ and TTY_IOCTL answer -ENOSYS and STDIO_FS
 host fd 0. TCGETS copies the 36-byte Linux `struct termios` that ioctl(TCGETS) fills, not
 glibc's 60-byte one; TIOCGWINSZ 8 bytes. CONSOLE_READ is one read(2): on the vCPU thread it
 blocks the vCPU until input or EOF; from the ring (a host thread) it reads into a bounce buffer
-of at most RING_READ_MAX bytes (a short read, as a pipe gives) and copies that in.
+of at most RING_READ_MAX bytes (a short read, as a pipe gives) and copies that in. Every guest
+range is checked before any side effect: before stdin is read, before an ioctl.
 """
 
 from __future__ import annotations

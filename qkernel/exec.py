@@ -21,7 +21,7 @@ from qkernel.linux.mman import PROT_EXEC, PROT_READ, PROT_WRITE
 from qkernel.linux.stat import S_IFDIR, S_IFMT, S_IFREG, Stat
 from qkernel.linux.time import CLOCK_MONOTONIC
 from qkernel.loader import elf, stack
-from qkernel.mm import pagetable, vma
+from qkernel.mm import mmap, pagetable, vma
 from qkernel.mm.addr import va
 from qkernel.mm.uaccess import copy_to_user
 from qkernel.syscalls import entry, register, sys_time
@@ -89,7 +89,7 @@ def load_segments(space: ptr[vma.AddressSpace], handle: u64) -> i64:
         seg = addr_of(info.loads[i])
         lo = (seg.vaddr + bias) & ~u64(PAGE_SIZE - 1)
         hi = (seg.vaddr + bias + seg.memsz + PAGE_SIZE - 1) & ~u64(PAGE_SIZE - 1)
-        r = vma.map_segment(space, lo, hi - lo, prot_of(seg.flags))
+        r = mmap.map_segment(space, lo, hi - lo, prot_of(seg.flags))
         if r < 0:
             return r
     for i in range(info.nloads):
@@ -140,15 +140,15 @@ def run_program(bp: ptr[BootParams]) -> None:
     if r < 0:
         fail(block, r, elf.error_message(info.error), EXIT_CANNOT_EXECUTE)
     space = p.mm
-    r = vma.init_space(space)
+    r = mmap.init_space(space)
     if r < 0:
         fail(block, r, b"out of memory creating the address space", EXIT_CANNOT_EXECUTE)
     r = load_segments(space, u64(handle))
     if r < 0:
         fail(block, r, b"out of memory loading the program", EXIT_CANNOT_EXECUTE)
     qcall.file_close(u64(handle))
-    vma.set_brk_start(space, info.vaddr_hi + info.load_bias)
-    r = vma.map_stack(space, STACK_TOP - STACK_RESERVE, STACK_RESERVE, STACK_EAGER)
+    mmap.set_brk_start(space, info.vaddr_hi + info.load_bias)
+    r = mmap.map_stack(space, STACK_TOP - STACK_RESERVE, STACK_RESERVE, STACK_EAGER)
     if r < 0:
         fail(block, r, b"out of memory for the stack", EXIT_CANNOT_EXECUTE)
     # the initial stack, built in a kernel buffer that stands for [STACK_TOP - STACK_BUILD, STACK_TOP)

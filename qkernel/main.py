@@ -11,7 +11,7 @@ from qkernel.arch import gdt, idt, priv
 from qkernel.dialect import addr_of, asm, cast, export, halt, ptr, read_cr3, trap, u64, u8, volatile_load
 from qkernel import exec, klog, selftest
 from qkernel.lib import fmt
-from qkernel.mm import frames, pagetable, vma
+from qkernel.mm import fault, frames, pagetable
 from qkernel.mm.addr import pa
 from qkernel.panic import panic
 from qkernel.qcall import qcall
@@ -61,7 +61,7 @@ def kmain(bp: ptr[BootParams]) -> None:
     if bp.argc > 0:
         frames.host_zeroing = bp.caps & CAP_CPL0_EMULATED != 0
         if bp.fault_around > PAGE_SIZE and bp.fault_around & (bp.fault_around - 1) == 0:
-            vma.fault_around = bp.fault_around
+            fault.fault_around = bp.fault_around
         pagetable.init(read_cr3(), True)
         exec.run_program(bp)  # does not return
     ticks: u64 = 0

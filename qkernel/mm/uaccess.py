@@ -11,7 +11,7 @@ from __future__ import annotations
 from qkernel.abi import PAGE_SIZE
 from qkernel.dialect import NULL, Final, cast, i64, memcpy, ptr, u8, u64
 from qkernel.arch import priv
-from qkernel.mm import pagetable, vma
+from qkernel.mm import fault, pagetable, vma
 from qkernel.mm.pagetable import USER_TOP
 from qkernel.mm.addr import va
 from qkernel.linux.errno import EFAULT
@@ -25,7 +25,7 @@ def user_page_pa(addr: u64, write: bool) -> u64:
     below its populated top) is faulted in first, as the CPU's access would."""
     pa = walk(addr, write)
     if pa == NOT_MAPPED and vma.active != NULL and addr < USER_TOP:
-        if vma.handle_fault(vma.active, addr, write, False) == 0:
+        if fault.handle_fault(vma.active, addr, write, False) == 0:
             pa = walk(addr, write)
     return pa
 

@@ -15,7 +15,7 @@ from qkernel.lib import fmt
 from qkernel.linux import errno
 from qkernel.linux.errno import ENOMEM, ERESTART_RESTARTBLOCK, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS
 from qkernel.linux.signal import SIGBUS, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGTRAP
-from qkernel.mm import vma
+from qkernel.mm import fault
 from qkernel.syscalls import table
 from qkernel.syscalls.sys_process import exit_process
 from qkernel.syscalls.table import STATUS_SUPPORTED, SyscallArgs
@@ -100,7 +100,7 @@ def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
     not populated yet) resumes it; otherwise the signal Linux would send, and with no handler
     yet, death by it (SIGKILL when memory is exhausted, as the OOM killer)."""
     if vector == VEC_PF:
-        r = vma.handle_fault(task.current.process.mm, trap.fault_address(), frame.error & PF_WRITE != 0,
+        r = fault.handle_fault(task.current.process.mm, trap.fault_address(), frame.error & PF_WRITE != 0,
                              frame.error & PF_FETCH != 0)
         if r == 0:
             return

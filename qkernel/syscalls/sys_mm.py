@@ -1,12 +1,12 @@
 """Memory system calls: brk, mmap (anonymous), munmap, mprotect, mremap, madvise — thin wrappers
-over qkernel/mm/vma.py on the calling process's address space."""
+over qkernel/mm/mmap.py on the calling process's address space."""
 
 from __future__ import annotations
 
 from qkernel.dialect import Final, i64, ptr
 from qkernel.linux.errno import EBADF, EINVAL, ENODEV
 from qkernel.linux.mman import MAP_ANONYMOUS
-from qkernel.mm import vma
+from qkernel.mm import mmap
 from qkernel.syscalls.table import SyscallArgs
 from qkernel.task.process import fd_is_stdio
 from qkernel.task.task import Task
@@ -15,7 +15,7 @@ PAGE_MASK_LOW: Final = 0xFFF
 
 
 def sys_brk(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    return i64(vma.brk(t.process.mm, a.a0))
+    return i64(mmap.brk(t.process.mm, a.a0))
 
 
 def sys_mmap(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
@@ -24,20 +24,20 @@ def sys_mmap(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
         return -EINVAL
     if a.a3 & MAP_ANONYMOUS == 0:
         return -ENODEV if fd_is_stdio(t.process, a.a4) else -EBADF
-    return i64(vma.mmap_anon(t.process.mm, a.a0, a.a1, a.a2, a.a3))
+    return i64(mmap.mmap_anon(t.process.mm, a.a0, a.a1, a.a2, a.a3))
 
 
 def sys_munmap(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    return vma.munmap(t.process.mm, a.a0, a.a1)
+    return mmap.munmap(t.process.mm, a.a0, a.a1)
 
 
 def sys_mprotect(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    return vma.mprotect(t.process.mm, a.a0, a.a1, a.a2)
+    return mmap.mprotect(t.process.mm, a.a0, a.a1, a.a2)
 
 
 def sys_mremap(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    return i64(vma.mremap(t.process.mm, a.a0, a.a1, a.a2, a.a3, a.a4))
+    return i64(mmap.mremap(t.process.mm, a.a0, a.a1, a.a2, a.a3, a.a4))
 
 
 def sys_madvise(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    return vma.madvise(t.process.mm, a.a0, a.a1, a.a2)
+    return mmap.madvise(t.process.mm, a.a0, a.a1, a.a2)

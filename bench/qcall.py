@@ -41,7 +41,7 @@ def _setup(poll_s: float = 0.0):
     from qkernel import abi as K
     from qvisor.memory import GuestMemory
     from qvisor.qcall import QcallServer
-    from qvisor.services import ring_layout_proposal as R
+    from qkernel import abi as R
     mem = GuestMemory(MEM)
     null = os.open(os.devnull, os.O_WRONLY)
     srv = QcallServer(mem, stdout=null, stderr=null, reserved=[(0, 0x10_0000)], ring_poll_s=poll_s)

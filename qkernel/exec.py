@@ -26,7 +26,7 @@ from qkernel.mm.addr import va
 from qkernel.mm.uaccess import copy_to_user
 from qkernel.syscalls import entry, register, sys_time
 from qkernel.syscalls.sys_process import exit_process, set_exe
-from qkernel.task import sched, task
+from qkernel.task import hostio, sched, task
 from qkernel.task.process import Process, set_name_from_path
 
 STACK_TOP: Final = 0x7FFF_FFFF_F000        # one page below the user half's end, as Linux
@@ -217,3 +217,4 @@ def start_scheduler(p: ptr[Process], t: ptr[task.Task]) -> None:
     sched.make_kthread(idle_task, idle_main, 0)
     task.switch_in(t)
     trap.tick_hook = sched.tick
+    hostio.init()  # blocking host calls park tasks from now on (or stay synchronous if refused)

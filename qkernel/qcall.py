@@ -13,6 +13,7 @@ from __future__ import annotations
 from qkernel.abi import (QCALL_CLOCK, QCALL_CLOSE, QCALL_CONSOLE_READ, QCALL_CONSOLE_WRITE,
                          QCALL_EXIT, QCALL_FSTAT, QCALL_LOG, QCALL_NANOSLEEP, QCALL_OPEN,
                          QCALL_PANIC, QCALL_PORT, QCALL_PREAD, QCALL_RANDOM, QCALL_READLINK,
+                         QCALL_RING_KICK, QCALL_RING_SETUP, QCALL_RING_TEARDOWN, QCALL_RING_WAIT,
                          QCALL_STAT, QCALL_STDIO_FSTAT, QCALL_TTY_IOCTL, QCALL_ZERO_PAGES, Qcall)
 from qkernel.dialect import addr_of, i64, outl, ptr, u8, u32, u64
 from qkernel.linux.stat import Stat
@@ -118,3 +119,25 @@ def file_stat(path: ptr[u8], n: u64, st: ptr[Stat], nofollow: bool) -> i64:
 
 def file_readlink(path: ptr[u8], n: u64, buf: ptr[u8], size: u64) -> i64:
     return i64(qcall(QCALL_READLINK, pa(u64(path)), n, pa(u64(buf)), size))
+
+
+# ---- the asynchronous ring's control calls (the ring itself: qkernel/task/hostio.py)
+
+def ring_setup(ring_phys: u64, entries: u64, flags: u64) -> i64:
+    """Registers the ring at ring_phys with the host: the features granted, or -errno."""
+    return i64(qcall(QCALL_RING_SETUP, ring_phys, entries, flags, 0))
+
+
+def ring_kick() -> i64:
+    """Tells the host new submissions wait (while it sets RING_NEED_KICK): SQEs it took."""
+    return i64(qcall(QCALL_RING_KICK, 0, 0, 0, 0))
+
+
+def ring_wait(timeout_ns: u64) -> i64:
+    """The idle loop's wait: completions pending, once one is posted or the timeout (capped by
+    the host) passed."""
+    return i64(qcall(QCALL_RING_WAIT, timeout_ns, 0, 0, 0))
+
+
+def ring_teardown() -> i64:
+    return i64(qcall(QCALL_RING_TEARDOWN, 0, 0, 0, 0))

@@ -29,7 +29,6 @@ from qkernel import abi as K
 from .abi import QCALL, QCALL_ARGS, QCALL_NR, QCALL_RESULT
 from .fs import HostFiles
 from .memory import GuestFault, GuestMemory
-from .services import ring_layout_proposal as RING_ABI
 from .services.base import Entry, GuestExit, KernelPanic, QcallFault, QcallStop, entries
 from .services.console import MAX_IO, Console
 from .services.ring import RingService
@@ -39,7 +38,7 @@ QCALL_STAT_SIZE = 144
 _BLOCK = struct.Struct("<Q6Q")   # nr, then args (QCALL_ARGS == QCALL_NR + 8)
 assert QCALL_ARGS == QCALL_NR + 8
 # every qcall number the ABI defines (a missing service answers them -ENOSYS, unlogged)
-ABI_QCALLS = frozenset(v for mod in (K, RING_ABI) for k, v in vars(mod).items()
+ABI_QCALLS = frozenset(v for k, v in vars(K).items()
                        if k.startswith("QCALL_") and k not in ("QCALL_PORT", "QCALL_MAX"))
 
 __all__ = ["QcallServer", "QcallStop", "GuestExit", "KernelPanic", "QcallFault", "Entry",

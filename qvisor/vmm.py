@@ -73,6 +73,7 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
     layout = BOOT_LAYOUT if mode == "split" else replace(BOOT_LAYOUT, KERNEL_USER=True)
     vm = platforms.create(platform, mem_size, layout)
     files = None
+    server: QcallServer | None = None
     try:
         vm.load_kernel(image)
         image_end = BOOT_LAYOUT.KERNEL_PHYS + (vm.span + PAGE - 1) // PAGE * PAGE
@@ -121,6 +122,8 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
             report = format_report(crash, vm.memory, BOOT_LAYOUT, KernelSymbols(image), platform)
         return RunResult(status, platform, report, server.log, time.perf_counter() - t0, dict(server.counts))
     finally:
+        if server is not None:
+            server.close()  # the ring's host threads, before guest memory goes
         if files is not None:
             files.close_all()
         vm.close()

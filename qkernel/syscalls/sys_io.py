@@ -17,6 +17,7 @@ from qkernel.linux.uio import IOV_MAX, Iovec
 from qkernel.dialect import sizeof
 from qkernel.mm.uaccess import copy_from_user, copy_to_user, range_ok, strncpy_from_user
 from qkernel.syscalls.table import SyscallArgs
+from qkernel.task import hostio
 from qkernel.task.process import fd_is_stdio
 from qkernel.task.task import SCRATCH_SIZE, Task
 
@@ -50,7 +51,7 @@ def do_read(t: ptr[Task], fd: u64, buf: u64, n: u64) -> i64:
         n = SCRATCH_SIZE  # a short read, as from a pipe
     if not range_ok(buf, n, True):  # checked first: a bad buffer must not consume input
         return -EFAULT
-    r = qcall.console_read(0, t.scratch, n)
+    r = hostio.console_read(t, 0, t.scratch, n)  # parks t, not the vCPU
     if r > 0 and copy_to_user(buf, t.scratch, u64(r)) != 0:
         return -EFAULT
     return r

@@ -2,8 +2,8 @@
 clock_nanosleep, getrusage.
 
 Every reading is a qcall to the host's clock (a VM exit; a vDSO-style shared page is the planned
-fast path). Sleeping is a host sleep for now (the synchronous path: it blocks the vCPU; the
-asynchronous host calls will park the task instead).
+fast path). Sleeping is a host timer on the asynchronous qcall ring: the task parks, the vCPU
+runs others (qkernel/task/hostio.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from qkernel.linux.time import (CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME,
                                 Timespec, Timeval, Timezone)
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
 from qkernel.syscalls.table import SyscallArgs
+from qkernel.task import hostio
 from qkernel.task.task import Task
 
 
@@ -85,7 +86,7 @@ def sys_getrusage(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     return copy_to_user(a.a1, cast(ptr[u8], addr_of(ru)), sizeof(Rusage))
 
 
-def _sleep(clock: u64, flags: u64, req: u64) -> i64:
+def _sleep(t: ptr[Task], clock: u64, flags: u64, req: u64) -> i64:
     ts: Timespec = Timespec()
     if copy_from_user(cast(ptr[u8], addr_of(ts)), req, sizeof(Timespec)) != 0:
         return -EFAULT
@@ -98,17 +99,17 @@ def _sleep(clock: u64, flags: u64, req: u64) -> i64:
             return now
         total = total - u64(now) if total > u64(now) else 0
     if total > 0:
-        qcall.sleep_ns(total)
+        hostio.sleep_ns(t, total)  # parks t, not the vCPU
     return 0
 
 
 def sys_nanosleep(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     """Partial: nothing can interrupt the sleep yet (no signals), so `rem` is never written."""
-    return _sleep(CLOCK_MONOTONIC, 0, a.a0)
+    return _sleep(t, CLOCK_MONOTONIC, 0, a.a0)
 
 
 def sys_clock_nanosleep(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     clock = a.a0
     if clock != CLOCK_REALTIME and clock != CLOCK_MONOTONIC and clock != CLOCK_BOOTTIME:
         return -EINVAL
-    return _sleep(clock, a.a1, a.a2)
+    return _sleep(t, clock, a.a1, a.a2)

@@ -15,7 +15,7 @@ first frame).
 
 from __future__ import annotations
 
-from qkernel.dialect import NULL, Final, addr_of, asm, cast, export, halt, noinline, ptr, u64
+from qkernel.dialect import NULL, Final, addr_of, asm, cast, export, fn, halt, noinline, ptr, u64
 from qkernel.task import task
 from qkernel.task.task import (TASK_NEW, TASK_RUNNING, TASK_SLEEPING, TASK_ZOMBIE, Task,
                                WaitQueue)
@@ -32,6 +32,9 @@ idle: ptr[Task] = NULL        # runs when nothing else can (the boot context)
 ticks: u64 = 0
 need_resched: bool = False
 switches: u64 = 0             # context switches so far (statistics, tests)
+# What the idle task does when nothing is runnable, instead of halting (hostio's wait for a
+# host completion: flat mode's CPL 3 kernel cannot hlt)
+idle_hook: fn[[], None] = NULL
 
 
 def init(boot: ptr[Task]) -> None:
@@ -233,6 +236,12 @@ def sleep_on(q: ptr[WaitQueue], timeout_ticks: u64) -> u64:
     return t.wake_reason
 
 
+def wake(t: ptr[Task]) -> None:
+    """Wakes one sleeping task wherever it waits (WAKE_EVENT)."""
+    if t.state == TASK_SLEEPING:
+        _wake(t, WAKE_EVENT)
+
+
 def _wake(t: ptr[Task], reason: u64) -> None:
     if t.queue != NULL:
         _wq_remove(t.queue, t)
@@ -300,6 +309,8 @@ def idle_loop(until_no_tasks: bool) -> None:
             return
         elif until_no_tasks:
             tick()  # no interrupts under the unit-test harness: time advances here
+        elif idle_hook != NULL:
+            idle_hook()
         else:
             asm("sti", "~{memory}")
             halt()

@@ -54,6 +54,8 @@ class Task:
     entry: kthread_fn          # a kernel thread's function and argument
     arg: u64
     ticks_left: u64            # its time slice (timer ticks) before preemption
+    ring_done: u64             # 1 once its asynchronous host call completed (hostio.py)
+    ring_result: u64           # that call's result (>= 0 or -errno)
 
 
 @struct

@@ -4,7 +4,6 @@ base.py      the @qcall decorator, Service, the dispatch Entry, QcallStop and it
 console.py   Console: console write/read, stdio fstat, tty ioctls
 system.py    Lifecycle (exit, panic), KernelLog, Clock, Sleep, Random, FrameZeroing
 ring.py      RingService: the asynchronous qcall ring and its worker threads
-ring_layout_proposal.py  the ring's ABI (to move into qkernel/abi.py)
 qvisor/fs.py HostFiles: the sandbox root's files (a service too)
 """
 

@@ -1,5 +1,5 @@
 """The host half of asynchronous qcalls: a submission/completion ring in guest memory served by
-a bounded pool of host threads (layout and guest protocol: ring_layout_proposal.py).
+a bounded pool of host threads (layout and guest protocol: qkernel/abi.py, "asynchronous qcalls").
 
 RingService is a host service: QCALL_RING_SETUP, QCALL_RING_KICK, QCALL_RING_TEARDOWN are its
 synchronous qcalls. A kick (or, with poll_s > 0, a host poller thread for poll_s after the last
@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Callable
 from qkernel.dialect import layout
 
 from ..memory import GuestFault
-from . import ring_layout_proposal as R
+from qkernel import abi as R
 from .base import QcallStop, Service, _ring_worker, qcall
 
 if TYPE_CHECKING:
@@ -71,6 +71,7 @@ OFF_ENTRIES = HEADER.offset("entries")
 assert _SQE.size == SQE.size and SQE.offset("args") == 8 and SQE.offset("tag") == 56
 
 DEFAULT_THREADS = 4
+WAIT_CAP_S = 0.05        # longest one QCALL_RING_WAIT blocks the vCPU (the guest waits again)
 DEFAULT_MAX_INFLIGHT = 64        # per ring, taken and not completed
 DEFAULT_MAX_OUTSTANDING = 256    # across rings, queued or running
 POLL_SPIN_S = 200e-6             # the poller yields (sched_yield) this long after activity,
@@ -151,6 +152,7 @@ class RingService(Service):
         self._poller: threading.Thread | None = None
         self.counts: dict[int, int] = {}      # qcall number -> ring entries taken
         self._notify_failed = False
+        self._posted = threading.Event()      # set after each completion (QCALL_RING_WAIT)
 
     # ---- the qcalls
     @qcall(R.QCALL_RING_SETUP)
@@ -194,6 +196,31 @@ class RingService(Service):
         if self.poll_s > 0:
             self._kicked.set()
         return n
+
+    @qcall(R.QCALL_RING_WAIT)
+    def ring_wait(self, timeout_ns: int) -> int:
+        """The guest's idle loop: returns the completions pending, at once if there are some,
+        else after one is posted or min(timeout, WAIT_CAP_S) passed (the vCPU waits here only
+        when the guest has nothing to run; the cap keeps the host's run loop responsive)."""
+        ring = self.ring
+        if ring is None:
+            return -errno.ENXIO
+        pending = self._pending(ring)
+        if pending or timeout_ns <= 0:
+            return pending
+        self._posted.clear()
+        pending = self._pending(ring)          # a completion posted before the clear
+        if pending == 0:
+            self._posted.wait(min(timeout_ns / 1e9, WAIT_CAP_S))
+            pending = self._pending(ring)
+        return pending
+
+    def _pending(self, ring: Ring) -> int:
+        try:
+            cq_head = self._load(ring, OFF_CQ_HEAD)
+        except (GuestFault, ValueError):
+            return 0
+        return min((ring.cq_tail - cq_head) & M32, ring.entries)
 
     @qcall(R.QCALL_RING_TEARDOWN)
     def ring_teardown(self) -> int:
@@ -352,6 +379,7 @@ class RingService(Service):
                               _CQE.pack(tag, result & (2**64 - 1)))
             ring.cq_tail = (ring.cq_tail + 1) & M32
             self._store(ring, OFF_CQ_TAIL, ring.cq_tail)   # after the CQE (TSO: in order)
+            self._posted.set()
         except (GuestFault, ValueError):                    # the memory is gone (closed)
             ring.dropped += 1
             return False

@@ -188,7 +188,7 @@ pf_stub_flat:
     movq %rax, pf_rsp(%rip)
     leaq pf_entry_flat(%rip), %rax
     movq %rax, 16(%rsp)
-    movq qkernel.arch.percpu.stack_top(%rip), %rax
+    movq qkernel.arch.percpu.stack_top(%rip), %rax  # the current task's kernel stack
     movq %rax, 40(%rsp)
     popq %rax
     addq $8, %rsp
@@ -200,6 +200,9 @@ pf_stub_flat:
 # pf_entry_flat  (CPL 3, on the syscall stack, every register the program's) builds a TrapFrame
 #                with vector PF_MARK (0x300) from the stash, calls trap_dispatch, and returns to
 #                the program with every register restored (rip through memory: no scratch).
+#                The stash is per-CPU, not per task: it is copied onto the current task's
+#                kernel stack here and pf_cr2 is read by user_fault before anything can switch
+#                tasks (a second vCPU needs its own stash, reached through GS).
     .globl pf_entry_flat
     .type pf_entry_flat,@function
 pf_entry_flat:

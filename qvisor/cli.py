@@ -44,12 +44,14 @@ def cmd_boot(args: argparse.Namespace) -> int:
     try:
         res = run_kernel(Path(args.kernel), platform=platform, mem_size=args.memory, flags=flags,
                          log_level=K.LOG_DEBUG if args.verbose else K.LOG_WARN,
-                         echo_log=args.verbose, timeout=args.timeout)
+                         echo_log=args.verbose, timeout=args.timeout, stop_signals=True)
     except FileNotFoundError as e:
         print(f"qvisor: {e}", file=sys.stderr)
         return EXIT_USAGE
     if res.crash:
         print(res.crash, file=sys.stderr)
+    if res.note:
+        print(res.note, file=sys.stderr)
     if args.verbose:
         print(f"qvisor: {res.platform}: exit status {res.status} after {res.seconds * 1000:.1f} ms",
               file=sys.stderr)
@@ -107,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         res = run_kernel(Path(args.kernel), platform=args.platform, mem_size=args.memory, flags=flags,
                          log_level=K.LOG_DEBUG if args.verbose else K.LOG_WARN, echo_log=args.verbose,
                          timeout=args.timeout, program=Program(exe, [program, *rest], env, cwd, root),
-                         mode=args.mode)
+                         mode=args.mode, stop_signals=True)
     except FileNotFoundError as e:
         print(f"qvisor: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -116,10 +118,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if res.crash:
         print(res.crash, file=sys.stderr)
+    if res.note:
+        print(res.note, file=sys.stderr)
     return res.status
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The CLI. Stop signals (SIGINT, SIGTERM, SIGHUP) end it with 128 + N and no traceback,
+    whenever they come (qvisor/signals.py)."""
+    from .signals import SandboxStopped, install_quiet_handlers
+    install_quiet_handlers()
+    try:
+        return _main(argv)
+    except SandboxStopped as s:
+        return s.status
+
+
+def _main(argv: list[str] | None) -> int:
     from .vmm import DEFAULT_KERNEL
     p = argparse.ArgumentParser(prog="qvisor", description="pyquark's host: runs the guest kernel")
     sub = p.add_subparsers(dest="cmd", required=True)

@@ -43,7 +43,9 @@ Confinement contract (the guest is hostile; this module is the security boundary
 The console: TTY_IOCTL asks the host's own stdin/stdout/stderr (TCGETS copies the 36-byte
 Linux `struct termios` that ioctl(TCGETS) fills, not glibc's 60-byte one; TIOCGWINSZ 8 bytes).
 CONSOLE_READ reads the sandbox's stdin with one read(2) (it blocks the calling vCPU until input
-or EOF, like a synchronous read).
+or EOF, like a synchronous read, or until `stop_fd` becomes readable: a stop signal, -EINTR). A
+stdio descriptor that was closed when qvisor started (stdin None, or the server's stdout/stderr
+None) answers -EBADF, as Linux does for a closed descriptor.
 
 Errors are Linux's own errno values from the host calls, passed through as -errno.
 """
@@ -54,6 +56,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import select
 import stat as st_
 import termios
 import threading
@@ -184,9 +187,10 @@ class HostFiles:
     docstring for the confinement contract. Path-level methods raise OSError; the q_* methods
     are the qcalls (results >= 0 or -errno; GuestFault for bad guest ranges)."""
 
-    def __init__(self, root: str = "/", *, stdin: int = 0) -> None:
+    def __init__(self, root: str = "/", *, stdin: int | None = 0, stop_fd: int | None = None) -> None:
         self.root = root
-        self.stdin = stdin
+        self.stdin = stdin        # None: the sandbox's fd 0 is closed
+        self.stop_fd = stop_fd    # readable: stop waiting for input (qvisor/signals.py)
         self._lock = threading.RLock()
         self._fds: list[int | None] = [None] * K.HOST_FILES_MAX
         self._root_fd: int | None = None
@@ -374,12 +378,18 @@ class HostFiles:
 
     @_errno_result
     def q_console_read(self, mem: GuestMemory, fd: int, buf_pa: int, length: int) -> int:
-        if fd != 0:
+        if fd != 0 or self.stdin is None:
             return -errno.EBADF
         mem.check(buf_pa, length)             # before reading: a bad buffer loses no input
         n = min(length, MAX_RW_COUNT)
         if n == 0:
             return 0
+        if self.stop_fd is not None:
+            poll = select.poll()
+            poll.register(self.stdin, select.POLLIN)
+            poll.register(self.stop_fd, select.POLLIN)
+            if any(fd == self.stop_fd for fd, _ in poll.poll()):
+                return -errno.EINTR
         with mem.view(buf_pa, n) as window:
             return os.readv(self.stdin, [window])
 
@@ -427,6 +437,8 @@ def _q_tty_ioctl(server: Any, fd: int, request: int, buf_pa: int, *_: int) -> in
     if fd > 2:
         return -errno.EBADF
     host_fd = (f.stdin, getattr(server, "stdout", 1), getattr(server, "stderr", 2))[fd]
+    if host_fd is None:                       # closed when qvisor started
+        return -errno.EBADF
     return f.q_tty_ioctl(server.memory, host_fd, request, buf_pa)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import struct
 import sys
 import time
@@ -26,6 +27,13 @@ from .memory import GuestFault, GuestMemory
 MAX_IO = 1 << 20  # bytes per console-write or random qcall
 QCALL_STAT_SIZE = 144
 LOG_TAGS = {K.LOG_ERROR: "error", K.LOG_WARN: "warn", K.LOG_INFO: "info", K.LOG_DEBUG: "debug"}
+
+
+def _readable(fd: int, secs: float) -> bool:
+    """Waits up to secs for fd to become readable."""
+    poll = select.poll()
+    poll.register(fd, select.POLLIN)
+    return bool(poll.poll(secs * 1000))
 
 
 class QcallStop(Exception):
@@ -52,14 +60,15 @@ class QcallFault(QcallStop):
 @dataclass
 class QcallServer:
     memory: GuestMemory
-    stdout: int = 1
-    stderr: int = 2
+    stdout: int | None = 1     # None: closed when qvisor started (the guest gets -EBADF)
+    stderr: int | None = 2
     echo_log: bool = False  # print kernel log lines to stderr as they arrive
     log: list[str] = field(default_factory=list)
     counts: dict[int, int] = field(default_factory=dict)
     unknown_logged: set[int] = field(default_factory=set)
     on_log: Callable[[int, str], None] | None = None
     files: HostFiles | None = None  # the sandbox root's files (qvisor/fs.py); None: file qcalls -ENOSYS
+    stop_fd: int | None = None  # readable after a stop signal: a sleep ends early (qvisor/signals.py)
 
     def handle(self, gpa: int) -> None:
         """Serves the request block at guest-physical `gpa`; raises QcallStop to end the run."""
@@ -87,11 +96,11 @@ class QcallServer:
     # ---- handlers: (self, a0..a5) -> int result
 
     def console_write(self, fd: int, buf: int, length: int, *_: int) -> int:
-        if fd not in (1, 2):
+        target = {1: self.stdout, 2: self.stderr}.get(fd)
+        if target is None:
             return -errno.EBADF
         self.memory.check(buf, length)  # the whole range, as Linux's access_ok (EFAULT)
         data = self.memory.read(buf, min(length, MAX_IO))  # then a short write, as MAX_RW_COUNT
-        target = self.stdout if fd == 1 else self.stderr
         written = 0
         while written < len(data):
             try:
@@ -129,7 +138,11 @@ class QcallServer:
         return 0
 
     def nanosleep(self, ns: int, *_: int) -> int:
-        time.sleep(min(ns, 10**13) / 1e9)
+        secs = min(ns, 10**13) / 1e9
+        if self.stop_fd is None:
+            time.sleep(secs)
+        elif _readable(self.stop_fd, secs):
+            return -errno.EINTR     # a stop signal: the run ends
         return 0
 
     def stdio_fstat(self, fd: int, stat_pa: int, *_: int) -> int:

@@ -1,14 +1,18 @@
 """The VMM: assembles a sandbox VM (platform, guest memory, kernel.elf, boot parameters), runs it
 with the qcall server attached, and turns how it stopped into an exit status or a crash report.
 
-Exit statuses: the guest's own (QCALL_EXIT), or EXIT_KERNEL_CRASH (70) after a kernel panic,
-an unhandled kernel exception, a triple fault, a hypervisor emulation error or a hang.
+Exit statuses: the guest's own (QCALL_EXIT); EXIT_TIMEOUT (124, as timeout(1)) when --timeout
+expired; 128 + N when qvisor got stop signal N (qvisor/signals.py); EXIT_KERNEL_CRASH (70) after
+a kernel panic, an unhandled kernel exception, a triple fault, a hypervisor emulation error or a
+kernel that halted. A crash comes with a report (RunResult.crash); a timeout, a stop signal or a
+program killed for lack of memory with a one-line note (RunResult.note).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,8 +20,9 @@ from qkernel import abi as K
 
 from .abi import BOOT_LAYOUT, DEFAULT_MODE, FLAT_PLATFORMS, pack_args, pack_boot_params
 from .crash import EXIT_KERNEL_CRASH, CrashInfo
-from .kvm.exits import Hlt, InternalError, Shutdown, describe
+from .kvm.exits import Hlt, InternalError, Interrupted, Shutdown, describe
 from .platform import Handlers, RunTimeout
+from .signals import StopOnSignals
 from .platform.runloop import OutValue
 from .platform import select as platforms
 from .fs import HostFiles
@@ -26,6 +31,7 @@ from .qcall import GuestExit, KernelPanic, QcallFault, QcallServer
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KERNEL = PROJECT_ROOT / "build" / "kernel.elf"
 PAGE = 4096
+EXIT_TIMEOUT = 124
 
 
 @dataclass
@@ -47,6 +53,7 @@ class RunResult:
     log: list[str] = field(default_factory=list)
     seconds: float = 0.0
     qcalls: dict[int, int] = field(default_factory=dict)  # qcall number -> times served
+    note: str | None = None  # one line for stderr: why the run ended, when not a crash or an exit
 
 
 class _VmHandlers(Handlers):
@@ -57,8 +64,13 @@ class _VmHandlers(Handlers):
 
 def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_size: int = 256 << 20,
                flags: int = 0, log_level: int = K.LOG_WARN, echo_log: bool = False,
-               timeout: float | None = 60.0, stdout: int = 1, stderr: int = 2, stdin: int = 0,
-               program: Program | None = None, mode: str = "auto") -> RunResult:
+               timeout: float | None = 60.0, stdout: int | None = 1, stderr: int | None = 2,
+               stdin: int | None = 0,
+               program: Program | None = None, mode: str = "auto",
+               stop_signals: bool = False) -> RunResult:
+    """Boot the kernel (and the program) and run it to the end. stdin/stdout/stderr: the host
+    descriptors behind the guest's 0-2 (None: closed, the guest gets -EBADF). stop_signals (main thread):
+    SIGINT, SIGTERM and SIGHUP stop the VM, the status then 128 + N (the CLI sets it)."""
     t0 = time.perf_counter()
     if platform == "auto":
         platform, _ = platforms.detect()
@@ -86,14 +98,21 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
         vm.memory.write(BOOT_LAYOUT.BOOT_PARAMS_PHYS, pack_boot_params(
             mem_size=mem_size, platform=platform, flags=flags, log_level=log_level,
             image_end_phys=image_end, argc=argc, envc=envc, args_len=args_len, mode=mode))
-        files = HostFiles(program.root if program else "/", stdin=stdin)
-        server = QcallServer(vm.memory, stdout=stdout, stderr=stderr, echo_log=echo_log, files=files)
+        stopper = StopOnSignals(vm.interrupt) if stop_signals else None
+        stop_fd = stopper.fd if stopper is not None else None
+        files = HostFiles(program.root if program else "/", stdin=stdin, stop_fd=stop_fd)
+        server = QcallServer(vm.memory, stdout=stdout, stderr=stderr, echo_log=echo_log, files=files,
+                             stop_fd=stop_fd)
         crash: CrashInfo | None = None
+        note: str | None = None
         status = EXIT_KERNEL_CRASH
         try:
-            e = vm.run(_VmHandlers(server), timeout=timeout)
+            with stopper if stopper is not None else nullcontext():
+                e = vm.run(_VmHandlers(server), timeout=timeout)
             regs = _regs_dict(vm)
-            if isinstance(e, Shutdown):
+            if isinstance(e, Interrupted) and stopper is not None and stopper.signum is not None:
+                status = 128 + stopper.signum
+            elif isinstance(e, Shutdown):
                 crash = CrashInfo("triple fault (the CPU shut down)", regs)
             elif isinstance(e, InternalError):
                 detail = getattr(vm, "last_error", None) or describe(e)
@@ -103,8 +122,8 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
                 crash = CrashInfo("the kernel halted without reporting an exit status", regs)
             else:
                 crash = CrashInfo(f"unexpected VM exit: {e}", regs)
-        except GuestExit as g:
-            status = g.status
+        except GuestExit as g:  # a stop signal that raced with the exit wins: it ended the run
+            status = 128 + stopper.signum if stopper is not None and stopper.signum else g.status
         except KernelPanic as p:
             from .crash import trap_frame
             regs = trap_frame(vm.memory, p.frame_gpa) if p.frame_gpa else None
@@ -112,13 +131,16 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
         except QcallFault as f:
             crash = CrashInfo(f"bad qcall: {f.reason}", _regs_dict(vm))
         except RunTimeout:
-            crash = CrashInfo(f"the kernel did not finish within {timeout} s", _regs_dict(vm))
+            status = EXIT_TIMEOUT
+            what = "the program" if program is not None else "the kernel"
+            note = f"qvisor: timed out: {what} did not finish within {timeout:g} s (--timeout); stopped"
         report = None
         if crash is not None:  # capstone and pyelftools are imported only here
             from .crash import format_report
             from .symbols import KernelSymbols
             report = format_report(crash, vm.memory, BOOT_LAYOUT, KernelSymbols(image), platform)
-        return RunResult(status, platform, report, server.log, time.perf_counter() - t0, dict(server.counts))
+        return RunResult(status, platform, report, server.log, time.perf_counter() - t0, dict(server.counts),
+                         note)
     finally:
         if files is not None:
             files.close_all()

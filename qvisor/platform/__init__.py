@@ -122,6 +122,10 @@ class Platform(Protocol):
     def run(self, handlers: Handlers, *, timeout: float | None = None) -> Exit:
         """Run until a handler asks to stop; return that exit."""
 
+    def interrupt(self) -> None:
+        """Thread-safe: make run() return to Python code soon (where a signal handler can run);
+        the run goes on unless something raises."""
+
     def regs(self) -> Regs:
         """Snapshot of the boot vCPU's registers."""
 

@@ -60,7 +60,7 @@ from unicorn import (UC_ARCH_X86, UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INSN_INVAL
 from unicorn import x86_const as X
 
 from ..kvm import ioctls as K
-from ..kvm.exits import Exit, Hlt, InternalError, IoIn, IoOut, Mmio, Shutdown
+from ..kvm.exits import Exit, Hlt, InternalError, Interrupted, IoIn, IoOut, Mmio, Shutdown
 from ..memory import DEFAULT_SIZE, GuestMemory
 from ..pagetables import BootLayout, BootState, CpuFeatures, Segment, build_boot_state
 from . import Handlers, Regs
@@ -354,6 +354,8 @@ class EmuPlatform:
 
     #: how long an interrupt may wait for RFLAGS.IF=1 between two checks (seconds)
     PENDING_POLL_S = 0.0005
+    #: the longest sleep of a halted CPU between two looks at interrupt() (seconds)
+    HALT_SLICE_S = 0.05
 
     def __init__(self, mem_size: int = DEFAULT_SIZE, layout: BootLayout = BootLayout()) -> None:
         self.layout = layout
@@ -388,6 +390,8 @@ class EmuPlatform:
         self._rdmsr_result: tuple[int, int] | None = None   # (successor rip, value)
         self._h: Handlers | None = None
         self._outs: dict = {}
+        self._interrupts = 0                   # interrupt() calls, ever
+        self._interrupt_req = False            # run() owes an Interrupted exit
         self._reset_run_state()
 
     def _reset_run_state(self) -> None:
@@ -510,9 +514,12 @@ class EmuPlatform:
             self._inject_interrupt()
             if self._shutdown:
                 continue
+            if self._interrupt_req:
+                self._interrupt_req = False
+                return Interrupted()
             deadline = self._deadline(now, t_end)
             rip = self.cpu.save().rip
-            k0 = kicker.kicks
+            k0, i0 = kicker.kicks, self._interrupts
             self.stats["slices"] += 1
             err: UcError | None = None
             kicker.arm(deadline)
@@ -523,7 +530,7 @@ class EmuPlatform:
             finally:                    # also when a handler's exception comes through
                 kicker.disarm()
                 event = self._take_pending()
-            kicked = kicker.kicks != k0
+            kicked = kicker.kicks != k0 or self._interrupts != i0
             if self._stop_exit is not None:
                 e, self._stop_exit = self._stop_exit, None
                 return e
@@ -535,6 +542,9 @@ class EmuPlatform:
                 return e
             if self._shutdown:
                 continue
+            if self._interrupt_req:
+                self._interrupt_req = False
+                return Interrupted()
             if t_end is not None and time.monotonic() >= t_end:
                 raise RunTimeout(timeout, self.regs())
             if event:
@@ -553,6 +563,16 @@ class EmuPlatform:
             e = Hlt()
             if self._count(e, h.hlt(e)):
                 return e
+
+    def interrupt(self) -> None:
+        """Thread-safe: make run() return an Interrupted exit soon: the running slice stops at
+        the end of its translation block. A stop landing just before emu_start clears its flag
+        is lost: callers repeat it (qvisor/signals.py does)."""
+        self._interrupt_req = True
+        self._interrupts += 1
+        uc = self.uc
+        if uc is not None:
+            uc.emu_stop()
 
     def _take_pending(self) -> bool:
         """Deliver what unicorn reported during the slice; True if there was something."""
@@ -583,11 +603,11 @@ class EmuPlatform:
         apic = self.apic
         while True:
             apic.poll(time.monotonic_ns())
-            if apic.deliverable() is not None:
+            if apic.deliverable() is not None or self._interrupt_req:
                 return True
             if not apic.timer_armed:
                 return False
-            wait = max(0, apic.next_ns - time.monotonic_ns()) / _NS
+            wait = min(self.HALT_SLICE_S, max(0, apic.next_ns - time.monotonic_ns()) / _NS)
             if t_end is not None:
                 left = t_end - time.monotonic()
                 if left <= wait:

@@ -74,6 +74,7 @@ class PvmPlatform:
             raise
         self.entry: int | None = None
         self.span = 0
+        self._interrupted = False
         self.boot_state: BootState | None = None
 
     # --- loading -----------------------------------------------------------------------------
@@ -167,6 +168,9 @@ class PvmPlatform:
             elif t is Interrupted:
                 if fired:
                     raise RunTimeout(timeout, self.regs())
+                if self._interrupted:            # interrupt() asked for it
+                    self._interrupted = False
+                    return e
                 stop = False                     # a stray signal: re-enter
             else:
                 stop = h.unhandled(e)
@@ -175,6 +179,13 @@ class PvmPlatform:
             n += 1
             if max_exits is not None and n >= max_exits:
                 return e
+
+    def interrupt(self) -> None:
+        """Thread-safe: make run() return an Interrupted exit soon. A KVM_RUN about to start
+        returns at once (immediate_exit); one already in the guest returns on a signal to the
+        running thread (qvisor/signals.py sends one)."""
+        self._interrupted = True
+        self.vcpu.kick()
 
     # --- inspection --------------------------------------------------------------------------
     def regs(self) -> Regs:

@@ -1,6 +1,6 @@
 """`qvisor`: the host command line.
 
-  qvisor boot [--platform auto|pvm|kvm|emu] [--memory 256M] [--kernel PATH] [--fault KIND] [-v]
+  qvisor boot [--platform auto|pvm|kvm|emu] [--memory SIZE] [--kernel PATH] [--fault KIND] [-v]
       boots kernel.elf, runs the kernel's self-test, prints the banner, exits 0 (or 70 with a
       crash report on stderr when the kernel crashes).
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 from qkernel import abi as K
 
 EXIT_USAGE = 2
+MEMORY_HELP = "guest RAM, the sandbox's memory limit (default: 1G or the host's RAM if less; mapped on demand)"
 
 
 def parse_size(text: str) -> int:
@@ -140,7 +141,7 @@ def _main(argv: list[str] | None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("boot", help="boot the kernel, run its self-test, print the banner")
     b.add_argument("--platform", default="auto", choices=["auto", "pvm", "kvm", "emu"])
-    b.add_argument("--memory", type=parse_size, default=256 << 20, help="guest RAM (default 256M)")
+    b.add_argument("--memory", type=parse_size, default=None, help=MEMORY_HELP)
     b.add_argument("--kernel", default=str(DEFAULT_KERNEL))
     b.add_argument("--fault", choices=["ud", "pf", "de", "panic", "int3", "triple"],
                    help="make the kernel fault on purpose (crash-report tests)")
@@ -150,7 +151,7 @@ def _main(argv: list[str] | None) -> int:
     r = sub.add_parser("run", help="run a static Linux x86-64 program in the sandbox")
     r.add_argument("--platform", default="auto", choices=["auto", "pvm", "kvm", "emu"])
     r.add_argument("--root", default="/", help="host directory the sandbox sees as / (read-only)")
-    r.add_argument("--memory", type=parse_size, default=256 << 20, help="guest RAM (default 256M)")
+    r.add_argument("--memory", type=parse_size, default=None, help=MEMORY_HELP)
     r.add_argument("--env", action="append", default=[], metavar="K=V", help="set an environment variable")
     r.add_argument("--clear-env", action="store_true", help="start from an empty environment")
     r.add_argument("--strace", action="store_true", help="print each system call to stderr")

@@ -109,6 +109,23 @@ def backtrace(mem: GuestMemory, layout: BootLayout, syms: KernelSymbols, rip: in
     return frames
 
 
+def call_chain(mem: GuestMemory, layout: BootLayout, rip: int, rbp: int, limit: int = 24) -> list[int]:
+    """rip and the return addresses found by following the frame pointers from rbp, as long as
+    they are readable kernel addresses (no alignment required: flat mode's kernel stack need not
+    be 8-byte aligned)."""
+    chain, seen = [rip], set()
+    while len(chain) < limit and rbp and rbp not in seen:
+        seen.add(rbp)
+        raw = read_kernel(mem, layout, rbp, 16)
+        if raw is None:
+            break
+        rbp, ret = struct.unpack("<QQ", raw)
+        if ret == 0:
+            break
+        chain.append(ret)
+    return chain
+
+
 def log_tail(mem: GuestMemory, layout: BootLayout, syms: KernelSymbols,
              lines: int = LOG_TAIL_LINES) -> list[str]:
     ring_va = syms.by_name.get("qkernel.klog.ring")

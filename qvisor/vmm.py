@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from signal import SIGKILL
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +27,7 @@ from .signals import StopOnSignals
 from .platform.runloop import OutValue
 from .platform import select as platforms
 from .fs import HostFiles
+from .memory import default_guest_memory
 from .qcall import GuestExit, KernelPanic, QcallFault, QcallServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +64,7 @@ class _VmHandlers(Handlers):
         self.on_out(K.QCALL_PORT, OutValue(server.handle))  # the value written: the block's address
 
 
-def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_size: int = 256 << 20,
+def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_size: int | None = None,
                flags: int = 0, log_level: int = K.LOG_WARN, echo_log: bool = False,
                timeout: float | None = 60.0, stdout: int | None = 1, stderr: int | None = 2,
                stdin: int | None = 0,
@@ -70,8 +72,11 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
                stop_signals: bool = False) -> RunResult:
     """Boot the kernel (and the program) and run it to the end. stdin/stdout/stderr: the host
     descriptors behind the guest's 0-2 (None: closed, the guest gets -EBADF). stop_signals (main thread):
-    SIGINT, SIGTERM and SIGHUP stop the VM, the status then 128 + N (the CLI sets it)."""
+    SIGINT, SIGTERM and SIGHUP stop the VM, the status then 128 + N (the CLI sets it).
+    mem_size None: memory.default_guest_memory()."""
     t0 = time.perf_counter()
+    if mem_size is None:
+        mem_size = default_guest_memory()
     if platform == "auto":
         platform, _ = platforms.detect()
     try:
@@ -124,6 +129,10 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
                 crash = CrashInfo(f"unexpected VM exit: {e}", regs)
         except GuestExit as g:  # a stop signal that raced with the exit wins: it ended the run
             status = 128 + stopper.signum if stopper is not None and stopper.signum else g.status
+            if status == 128 + SIGKILL and program is not None and _killed_for_memory(vm, image):
+                name = os.path.basename(program.argv[0] if program.argv else program.exe)
+                note = (f"qvisor: out of memory: killed process 1 ({name}); the sandbox has "
+                        f"{mem_size >> 20} MiB of guest memory (--memory)")
         except KernelPanic as p:
             from .crash import trap_frame
             regs = trap_frame(vm.memory, p.frame_gpa) if p.frame_gpa else None
@@ -145,6 +154,22 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
         if files is not None:
             files.close_all()
         vm.close()
+
+
+def _killed_for_memory(vm, image: bytes) -> bool:  # noqa: ANN001
+    """Whether the guest's exit with 128 + SIGKILL came from the kernel's program-fault path
+    (an unservable page fault: no frame left), not from the program's own exit_group(137): the
+    kernel's call chain at the exit qcall passes through its user_fault (frame pointers), or
+    its log says "out of memory". Imports pyelftools (symbols), only for this status."""
+    from .crash import call_chain, log_tail
+    from .symbols import KernelSymbols
+    syms = KernelSymbols(image)
+    r = vm.regs()
+    for addr in call_chain(vm.memory, BOOT_LAYOUT, r.rip, r.rbp):
+        hit = syms.lookup(addr)
+        if hit is not None and hit[0].rsplit(".", 1)[-1] == "user_fault":
+            return True
+    return any("out of memory" in line.lower() for line in log_tail(vm.memory, BOOT_LAYOUT, syms, 4))
 
 
 def _regs_dict(vm) -> dict[str, int]:  # noqa: ANN001

@@ -1,4 +1,5 @@
-"""Platforms: what runs the guest kernel (pvm = this host's /dev/kvm; kvm, emu later).
+"""Platforms: what runs the guest kernel: kvm (/dev/kvm, kvm.py), pvm (this host's kvm_pvm, a kvm
+special case, pvm.py), emu (unicorn, the emu package); select.py picks one.
 
 Owns: the small contract every platform meets (Platform), the exit-handler object the run
 loops dispatch to (Handlers), and the platform-neutral register snapshot (Regs). Exit values

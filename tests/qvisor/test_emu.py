@@ -21,7 +21,7 @@ import pytest
 
 from qvisor.kvm.exits import Hlt, InternalError, IoOut, Mmio, Shutdown
 from qvisor.platform import Handlers
-from qvisor.platform import emu_cpu
+from qvisor.platform.emu import cpu as emu_cpu
 from qvisor.platform.emu import EmuPlatform, RunTimeout, X2Apic
 from qvisor_guests import IN_PORT, OUT_PORT
 from qvisor_guests import code as pvm_code

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from signal import SIGKILL
 from contextlib import nullcontext
+from signal import SIGKILL
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,12 +23,12 @@ from .abi import BOOT_LAYOUT, DEFAULT_MODE, FLAT_PLATFORMS, pack_args, pack_boot
 from .crash import EXIT_KERNEL_CRASH, CrashInfo
 from .kvm.exits import Hlt, InternalError, Interrupted, Shutdown, describe
 from .platform import Handlers, RunTimeout
-from .signals import StopOnSignals
 from .platform.runloop import OutValue
 from .platform import select as platforms
 from .fs import HostFiles
 from .memory import default_guest_memory
 from .qcall import GuestExit, KernelPanic, QcallFault, QcallServer
+from .signals import StopOnSignals
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KERNEL = PROJECT_ROOT / "build" / "kernel.elf"
@@ -89,7 +89,7 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
         raise ValueError(f"flat mode needs the pvm platform (kvm_pvm), not {platform}")
     layout = BOOT_LAYOUT if mode == "split" else replace(BOOT_LAYOUT, KERNEL_USER=True)
     vm = platforms.create(platform, mem_size, layout)
-    files = None
+    files = stopper = None
     try:
         vm.load_kernel(image)
         image_end = BOOT_LAYOUT.KERNEL_PHYS + (vm.span + PAGE - 1) // PAGE * PAGE
@@ -153,6 +153,8 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
     finally:
         if files is not None:
             files.close_all()
+        if stopper is not None:
+            stopper.close()
         vm.close()
 
 

@@ -7,6 +7,7 @@ registers itself with `@benchmark(name, group)`:
   bench/build.py    kernel build times: clean, no-op, one module changed (group "codegen")
   bench/boot.py     `qvisor boot` process start to exit per platform (group "runtime")
   bench/runtime.py  null syscall and hello world, native vs `qvisor run` (group "runtime")
+  bench/qcall.py    host-side service time: sync `out` qcall vs the async ring (group "qcall")
 
 (bench/kvm_exit.py is a standalone script, not part of this registry.)
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 # Modules whose import registers benchmarks; __main__ imports them in this order.
-MODULES = ["bench.codegen", "bench.build", "bench.boot", "bench.runtime", "bench.peers"]
+MODULES = ["bench.codegen", "bench.build", "bench.boot", "bench.runtime", "bench.peers", "bench.qcall"]
 
 
 @dataclass(frozen=True)

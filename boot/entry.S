@@ -44,13 +44,14 @@
     .endm
 
 # The hardware part of a syscall's TrapFrame (the user's ss, rsp, rflags = r11, cs, rip = rcx),
-# error 0 and vector SYSCALL_MARK, built on syscall_stack_top; the user's rsp is kept in
-# syscall_user_rsp.
+# error 0 and vector SYSCALL_MARK, built on the current task's kernel stack
+# (qkernel.arch.percpu.stack_top, switched with the task); the user's rsp passes through
+# qkernel.arch.percpu.user_rsp (per-CPU: one vCPU).
     .macro SYSCALL_FRAME
-    movq %rsp, syscall_user_rsp(%rip)
-    movq syscall_stack_top(%rip), %rsp
+    movq %rsp, qkernel.arch.percpu.user_rsp(%rip)
+    movq qkernel.arch.percpu.stack_top(%rip), %rsp
     pushq $0x1b
-    pushq syscall_user_rsp(%rip)
+    pushq qkernel.arch.percpu.user_rsp(%rip)
     pushq %r11
     pushq $0x23
     pushq %rcx
@@ -146,14 +147,6 @@ enter_user:
     iretq
     .size enter_user, .-enter_user
 
-    .data
-    .balign 8
-    .globl syscall_user_rsp
-syscall_user_rsp:
-    .quad 0
-    .globl syscall_stack_top
-syscall_stack_top:
-    .quad 0
 
 # syscall_entry_flat  LSTAR target in flat mode: kvm_pvm runs a ring-3 `syscall` here at CPL 3
 #                     (the kernel image and direct map are user-accessible then). Same TrapFrame
@@ -195,7 +188,7 @@ pf_stub_flat:
     movq %rax, pf_rsp(%rip)
     leaq pf_entry_flat(%rip), %rax
     movq %rax, 16(%rsp)
-    movq syscall_stack_top(%rip), %rax
+    movq qkernel.arch.percpu.stack_top(%rip), %rax
     movq %rax, 40(%rsp)
     popq %rax
     addq $8, %rsp

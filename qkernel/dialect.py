@@ -26,7 +26,7 @@ __all__ = [
     "unreachable",
     "atomic_cas", "atomic_fetch_add", "atomic_load", "atomic_store", "fence",
     "volatile_load", "volatile_store",
-    "memcpy", "memset", "memcmp",
+    "memcpy", "memset", "memcmp", "kfmt",
 ]
 
 
@@ -164,11 +164,73 @@ NULL: Final = 0  # compares equal to any null pointer; `cast(ptr[T], 0)` spells 
 def struct(cls: type | None = None, *, packed: bool = False):  # noqa: ANN201
     """Marks a class as a C-layout struct: its annotated fields, in order, with C alignment
     (`@struct`), or byte-packed (`@struct(packed=True)`). `layout(cls)` gives the layout in
-    CPython; the compiler computes the same one (tests/toolchain/test_abi_layout.py checks)."""
+    CPython; the compiler computes the same one (tests/toolchain/test_abi_layout.py checks).
+
+    Under CPython `S(v1, v2, name=v3)` builds a value as a global initialiser does in compiled
+    code: positional values fill the fields in order, keywords name them, every other field is
+    zero (0 of its integer type, False, NULL, S() for a nested struct, a zeroed list for an array;
+    a shorter list for an array field is padded with zeros)."""
     def mark(c: type) -> type:
         c.__kernel_struct__ = {"packed": packed}  # type: ignore[attr-defined]
+        c.__init__ = _struct_init  # type: ignore[misc]
         return c
     return mark(cls) if cls is not None else mark
+
+
+def _field_types(cls: type) -> dict[str, object]:
+    """name -> evaluated annotation (None where it cannot be evaluated yet), cached once complete."""
+    cached = cls.__dict__.get("__kernel_field_types__")
+    if cached is not None:
+        return cached
+    out: dict[str, object] = {}
+    complete = True
+    for name, ann in cls.__dict__.get("__annotations__", {}).items():
+        try:
+            out[name] = _eval_annotation(cls, ann)
+        except Exception:  # noqa: BLE001 - a forward reference not defined yet: treat as opaque
+            out[name], complete = None, False
+    if complete:
+        cls.__kernel_field_types__ = out  # type: ignore[attr-defined]
+    return out
+
+
+def _zero(t: object) -> object:
+    if isinstance(t, type) and issubclass(t, _Int):
+        return t(0)
+    if t is bool:
+        return False
+    if isinstance(t, type) and hasattr(t, "__kernel_struct__"):
+        return t()
+    if isinstance(t, _TypeForm) and t.name == "array":
+        elem, count = t.args
+        return [_zero(elem) for _ in range(int(count))]
+    return 0  # NULL for ptr and fn
+
+
+def _field_value(t: object, v: object) -> object:
+    if isinstance(t, type) and issubclass(t, _Int) and isinstance(v, int) and not isinstance(v, bool):
+        return t(v)
+    if isinstance(t, _TypeForm) and t.name == "array" and isinstance(v, list):
+        elem, count = t.args
+        return [_field_value(elem, x) for x in v] + [_zero(elem) for _ in range(int(count) - len(v))]
+    return v
+
+
+def _struct_init(self: object, *args: object, **kwargs: object) -> None:
+    cls = type(self)
+    types = _field_types(cls)
+    names = list(types)
+    if len(args) > len(names):
+        raise TypeError(f"too many values for struct {cls.__name__}: it has {len(names)} fields")
+    values = dict(zip(names, args))
+    for k, v in kwargs.items():
+        if k not in types:
+            raise TypeError(f"struct {cls.__name__} has no field {k!r}")
+        if k in values:
+            raise TypeError(f"field {k!r} of {cls.__name__} is given twice")
+        values[k] = v
+    for n, t in types.items():
+        setattr(self, n, _field_value(t, values[n]) if n in values else _zero(t))
 
 
 class Layout:
@@ -259,11 +321,23 @@ def offsetof(t: type, field: str) -> int:
     return layout(t).offset(field)
 
 
+def _intrinsic(f):  # noqa: ANN001, ANN202
+    """Marks a name as an intrinsic; the compiler's registry (toolchain/intrinsics.py) must list
+    exactly the names marked so (tests/toolchain/test_registry.py)."""
+    f.__kernel_intrinsic__ = True
+    return f
+
+
+for _f in (cast, sizeof, offsetof):
+    _intrinsic(_f)
+del _f
+
+
 def _compiled_only(name: str):  # noqa: ANN202
     def intrinsic(*args: object, **kwargs: object) -> object:
         raise DialectError(f"{name}() is an intrinsic that exists only in compiled kernel code")
     intrinsic.__name__ = name
-    return intrinsic
+    return _intrinsic(intrinsic)
 
 
 addr_of = _compiled_only("addr_of")
@@ -299,3 +373,68 @@ volatile_store = _compiled_only("volatile_store")
 memcpy = _compiled_only("memcpy")
 memset = _compiled_only("memset")
 memcmp = _compiled_only("memcmp")
+
+
+# --------------------------------------------------------------------------- kfmt
+
+_KFMT_CONVERSIONS = "duxsc"
+
+
+def _put(line: object, data: bytes) -> None:
+    """qkernel.lib.fmt's put_char per byte: appends while the line is shorter than LINE_MAX."""
+    from qkernel.lib.fmt import LINE_MAX  # kernel code, imported on first use (it imports this module)
+    for c in data:
+        if line.len >= LINE_MAX:  # type: ignore[attr-defined]
+            return
+        line.data[line.len] = u8(c)  # type: ignore[attr-defined]
+        line.len = u64(line.len + 1)  # type: ignore[attr-defined]
+
+
+@_intrinsic
+def kfmt(line: object, fmt: bytes, *args: object) -> None:
+    """kfmt(lp, b"rip=%x n=%d", rip, n): appends to a qkernel.lib.fmt.Line what the compiled call
+    prints through fmt's functions (%d put_signed, %u put_dec, %x put_hex: 0x-prefixed lowercase
+    without leading zeros, %s put_str, %c put_char, %% a '%'), truncated at fmt.LINE_MAX. Under
+    CPython `lp` is the Line object itself; a %s argument may be bytes (read up to a NUL or its end)
+    or a list of byte values. tests/toolchain/test_differential.py compares this model with the
+    compiled code. What raises DialectError here is a compile error in kernel code."""
+    if not isinstance(fmt, bytes):
+        raise DialectError("kfmt's format is a bytes literal")
+    out: list[object] = []  # bytes for text, (conversion, value) per value
+    values = list(args)
+    i = 0
+    while i < len(fmt):
+        if fmt[i] != 0x25:  # '%'
+            out.append(fmt[i:i + 1])
+            i += 1
+            continue
+        conv = chr(fmt[i + 1]) if i + 1 < len(fmt) else ""
+        if conv == "%":
+            out.append(b"%")
+        elif conv in _KFMT_CONVERSIONS and conv:
+            if not values:
+                raise DialectError(f"kfmt format {fmt!r} has more conversions than the {len(args)} values")
+            out.append((conv, values.pop(0)))
+        else:
+            raise DialectError(f"bad kfmt conversion %{conv} in {fmt!r}")
+        i += 2
+    if values:
+        raise DialectError(f"kfmt format {fmt!r} has fewer conversions than the {len(args)} values")
+    for piece in out:
+        if isinstance(piece, bytes):
+            _put(line, piece)
+            continue
+        conv, v = piece  # type: ignore[misc]
+        if conv == "s":
+            s = bytes(v) if isinstance(v, (bytes, bytearray, list)) else v
+            if not isinstance(s, bytes):
+                raise DialectError(f"kfmt %s needs bytes under CPython, got {type(v).__name__}")
+            _put(line, s.split(b"\0", 1)[0])
+        elif conv == "c":
+            _put(line, bytes([int(u8(int(v)))]))  # type: ignore[call-overload]
+        elif conv == "d":
+            _put(line, str(int(i64(int(v)))).encode())  # type: ignore[call-overload]
+        elif conv == "u":
+            _put(line, str(int(u64(int(v)))).encode())  # type: ignore[call-overload]
+        else:
+            _put(line, b"0x%x" % int(u64(int(v))))  # type: ignore[call-overload]

@@ -10,28 +10,29 @@ found"), on stderr, with the errno name.
 
 from __future__ import annotations
 
-from qkernel.abi import (ARGS_PHYS, MODE_FLAT, PAGE_SIZE, QCALL_CLOSE, QCALL_CONSOLE_WRITE, QCALL_FSTAT,
-                         QCALL_OPEN, QCALL_PREAD, QCALL_RANDOM, BootParams, Stat)
+from qkernel import qcall
+from qkernel.abi import ARGS_PHYS, BOOT_STRACE, MODE_FLAT, PAGE_SIZE, BootParams
 from qkernel.arch import gdt, idt, priv, syscall, trap
-from qkernel.dialect import Final, addr_of, array, cast, i64, memcpy, ptr, u8, u64
+from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, ptr, u8, u64
 from qkernel.lib import fmt
+from qkernel.linux import errno
+from qkernel.linux.errno import E2BIG, EACCES, ENOENT, ENOEXEC, ENOMEM
+from qkernel.linux.mman import PROT_EXEC, PROT_READ, PROT_WRITE
+from qkernel.linux.stat import S_IFDIR, S_IFMT, S_IFREG, Stat
+from qkernel.linux.time import CLOCK_MONOTONIC
 from qkernel.loader import elf, stack
-from qkernel.mm import pagetable, vma
-from qkernel.mm.addr import pa, va
+from qkernel.mm import mmap, pagetable, vma
+from qkernel.mm.addr import va
 from qkernel.mm.uaccess import copy_to_user
-from qkernel.proc import current
-from qkernel.qcall import qcall
-from qkernel.syscalls import entry, register, sys_process, sys_time
-from qkernel.syscalls.errno import E2BIG, EACCES, EISDIR, ENOENT, ENOEXEC, ENOMEM, ENOTDIR
-from qkernel.syscalls.sys_process import exit_process
+from qkernel.syscalls import entry, register, sys_time
+from qkernel.syscalls.sys_process import exit_process, set_exe
+from qkernel.task import hostio, sched, task
+from qkernel.task.process import Process, set_name_from_path
 
 STACK_TOP: Final = 0x7FFF_FFFF_F000        # one page below the user half's end, as Linux
 STACK_RESERVE: Final = 8 << 20              # the stack VMA (RLIMIT_STACK)
 STACK_EAGER: Final = 256 << 10              # populated now; below that the stack grows on faults
 STACK_BUILD: Final = 65536                  # bytes the initial stack may take
-S_IFMT: Final = 0o170000
-S_IFREG: Final = 0o100000
-S_IFDIR: Final = 0o040000
 EXIT_CANNOT_EXECUTE: Final = 126
 EXIT_NOT_FOUND: Final = 127
 
@@ -41,12 +42,11 @@ st: Stat = Stat()
 stack_area: array[u64, 8194] = array[u64, 8194]()  # STACK_BUILD bytes, 16-aligned inside
 random16: array[u8, 16] = array[u8, 16]()
 msg: fmt.Line = fmt.Line()
-space: vma.AddressSpace = vma.AddressSpace()
 
 
 def host_read(ctx: u64, offset: u64, dst: ptr[u8], n: u64) -> i64:
     """elf.parse's reader: pread from host handle `ctx` into a kernel buffer."""
-    return i64(qcall(QCALL_PREAD, ctx, pa(u64(dst)), n, offset))
+    return qcall.file_pread(ctx, dst, n, offset)
 
 
 def fail(path: ptr[u8], err: i64, detail: ptr[u8], status: u64) -> None:
@@ -58,21 +58,14 @@ def fail(path: ptr[u8], err: i64, detail: ptr[u8], status: u64) -> None:
     fmt.put_str(lp, b": ")
     fmt.put_str(lp, detail)
     fmt.put_char(lp, 10)
-    qcall(QCALL_CONSOLE_WRITE, 2, pa(u64(addr_of(lp.data))), lp.len, 0)
+    qcall.console_write(2, addr_of(lp.data[0]), lp.len)
     exit_process(status)
 
 
 def errno_text(err: i64) -> ptr[u8]:
-    if err == -ENOENT:
-        return b"No such file or directory"
-    if err == -EACCES:
-        return b"Permission denied"
-    if err == -ENOTDIR:
-        return b"Not a directory"
-    if err == -EISDIR:
-        return b"Is a directory"
-    if err == -ENOMEM:
-        return b"Cannot allocate memory"
+    """strerror(3)'s text for -errno, as a shell reports a failed exec."""
+    if errno.message(err)[0] != 0:
+        return errno.message(err)
     return b"cannot execute"
 
 
@@ -80,15 +73,15 @@ def prot_of(flags: u64) -> u64:
     """PF_R/PF_W/PF_X to vma PROT_* bits."""
     p: u64 = 0
     if flags & elf.PF_R != 0:
-        p |= vma.PROT_READ
+        p |= PROT_READ
     if flags & elf.PF_W != 0:
-        p |= vma.PROT_WRITE
+        p |= PROT_WRITE
     if flags & elf.PF_X != 0:
-        p |= vma.PROT_EXEC
+        p |= PROT_EXEC
     return p
 
 
-def load_segments(handle: u64) -> i64:
+def load_segments(space: ptr[vma.AddressSpace], handle: u64) -> i64:
     """Maps every PT_LOAD of `info` into `space` (a page two segments share takes the later
     one's protection, as Linux's MAP_FIXED mappings do), then fills them; 0 or -errno."""
     bias = info.load_bias
@@ -96,7 +89,7 @@ def load_segments(handle: u64) -> i64:
         seg = addr_of(info.loads[i])
         lo = (seg.vaddr + bias) & ~u64(PAGE_SIZE - 1)
         hi = (seg.vaddr + bias + seg.memsz + PAGE_SIZE - 1) & ~u64(PAGE_SIZE - 1)
-        r = vma.map_segment(addr_of(space), lo, hi - lo, prot_of(seg.flags))
+        r = mmap.map_segment(space, lo, hi - lo, prot_of(seg.flags))
         if r < 0:
             return r
     for i in range(info.nloads):
@@ -111,7 +104,7 @@ def load_segments(handle: u64) -> i64:
             frame = pagetable.translate(space.pml4, v)
             if frame == pagetable.NO_PA:
                 return -ENOMEM
-            got = i64(qcall(QCALL_PREAD, handle, frame, chunk, seg.offset + done))
+            got = qcall.file_pread_frame(handle, frame, chunk, seg.offset + done)
             if got != i64(chunk):
                 return -ENOEXEC
             done += chunk
@@ -124,17 +117,19 @@ def run_program(bp: ptr[BootParams]) -> None:
     path_len: u64 = 0
     while block[path_len] != 0:
         path_len += 1
-    n = path_len if path_len < 255 else 255
-    memcpy(addr_of(current.exe[0]), block, n)
-    current.exe_len = n
-    current.pid = 1
-    current.ppid = 0
-    sys_process.set_name_from_path(block, path_len)
-    sys_time.start_ns = u64(sys_time.now_ns(sys_time.CLOCK_MONOTONIC))
-    handle = i64(qcall(QCALL_OPEN, ARGS_PHYS, path_len, 0, 0))
+    task.init()
+    p = task.new_process()
+    t = task.new_task(p, p.pid) if p != NULL else cast(ptr[task.Task], NULL)
+    if t == NULL:
+        fail(block, -ENOMEM, b"out of memory creating the first process", EXIT_CANNOT_EXECUTE)
+    set_exe(p, block, path_len)
+    set_name_from_path(p, block, path_len)
+    set_cwd(p, block, bp.args_len)
+    p.start_ns = u64(sys_time.now_ns(CLOCK_MONOTONIC))
+    handle = qcall.file_open(block, path_len, 0)
     if handle < 0:
         fail(block, handle, errno_text(handle), EXIT_NOT_FOUND if handle == -ENOENT else EXIT_CANNOT_EXECUTE)
-    r = i64(qcall(QCALL_FSTAT, u64(handle), pa(u64(addr_of(st))), 0, 0))
+    r = qcall.file_fstat(u64(handle), addr_of(st))
     if r < 0:
         fail(block, r, errno_text(r), EXIT_CANNOT_EXECUTE)
     if st.st_mode & S_IFMT == S_IFDIR:
@@ -144,19 +139,20 @@ def run_program(bp: ptr[BootParams]) -> None:
     r = elf.parse(addr_of(info), host_read, u64(handle), st.st_size)
     if r < 0:
         fail(block, r, elf.error_message(info.error), EXIT_CANNOT_EXECUTE)
-    r = vma.init_space(addr_of(space))
+    space = p.mm
+    r = mmap.init_space(space)
     if r < 0:
         fail(block, r, b"out of memory creating the address space", EXIT_CANNOT_EXECUTE)
-    r = load_segments(u64(handle))
+    r = load_segments(space, u64(handle))
     if r < 0:
         fail(block, r, b"out of memory loading the program", EXIT_CANNOT_EXECUTE)
-    qcall(QCALL_CLOSE, u64(handle), 0, 0, 0)
-    vma.set_brk_start(addr_of(space), info.vaddr_hi + info.load_bias)
-    r = vma.map_stack(addr_of(space), STACK_TOP - STACK_RESERVE, STACK_RESERVE, STACK_EAGER)
+    qcall.file_close(u64(handle))
+    mmap.set_brk_start(space, info.vaddr_hi + info.load_bias)
+    r = mmap.map_stack(space, STACK_TOP - STACK_RESERVE, STACK_RESERVE, STACK_EAGER)
     if r < 0:
         fail(block, r, b"out of memory for the stack", EXIT_CANNOT_EXECUTE)
     # the initial stack, built in a kernel buffer that stands for [STACK_TOP - STACK_BUILD, STACK_TOP)
-    qcall(QCALL_RANDOM, pa(u64(addr_of(random16[0]))), 16, 0, 0)
+    qcall.random_bytes(addr_of(random16[0]), 16)
     params.args = block          # the whole block: exe path, argv, envp, cwd
     params.args_len = bp.args_len
     params.argc = bp.argc
@@ -174,14 +170,51 @@ def run_program(bp: ptr[BootParams]) -> None:
     used = STACK_TOP - u64(rsp)
     if copy_to_user(u64(rsp), buf + (STACK_BUILD - used), used) < 0:
         fail(block, -ENOMEM, b"cannot write the initial stack", EXIT_CANNOT_EXECUTE)
-    vma.current = addr_of(space)
+    start_scheduler(p, t)
     register.register_all()
-    entry.strace = bp.flags & 128 != 0
+    entry.strace = bp.flags & BOOT_STRACE != 0
     trap.syscall_hook = entry.syscall_trap
     trap.user_fault_hook = entry.user_fault
     flat = bp.mode == MODE_FLAT
     if flat:
         gdt.allow_qcall_port()
         idt.use_flat_page_faults()
-    syscall.init(gdt.kernel_stack_top(), flat)
+    syscall.init(t.kstack_top, flat)
     syscall.enter_user(elf.user_entry(addr_of(info)), u64(rsp))
+
+
+def set_cwd(p: ptr[Process], block: ptr[u8], block_len: u64) -> None:
+    """The working directory: the argument block's last string (the path in the root)."""
+    end = block_len
+    while end > 0 and block[end - 1] == 0:
+        end -= 1
+    start = end
+    while start > 0 and block[start - 1] != 0:
+        start -= 1
+    n = end - start
+    if n >= 4096:
+        n = 0
+    for i in range(n):
+        p.cwd[i] = block[start + i]
+    if n == 0:
+        p.cwd[0] = ord(b"/")
+        n = 1
+    p.cwd[n] = 0
+    p.cwd_len = n
+
+
+def idle_main(arg: u64) -> None:
+    sched.idle_loop(False)
+
+
+def start_scheduler(p: ptr[Process], t: ptr[task.Task]) -> None:
+    """The scheduler with t current and an idle task of its own (a kernel thread that runs
+    when nothing else can); the timer's tick drives time slices from now on."""
+    idle_task = task.new_task(p, 0)
+    if idle_task == NULL:
+        fail(b"pyquark", -ENOMEM, b"out of memory creating the idle task", EXIT_CANNOT_EXECUTE)
+    sched.init(idle_task)
+    sched.make_kthread(idle_task, idle_main, 0)
+    task.switch_in(t)
+    trap.tick_hook = sched.tick
+    hostio.init()  # blocking host calls park tasks from now on (or stay synchronous if refused)

@@ -7,17 +7,16 @@ severe are also sent to the host with QCALL_LOG.
 
 from __future__ import annotations
 
-from qkernel.abi import LOG_DEBUG, LOG_ERROR, LOG_INFO, LOG_WARN, QCALL_LOG
+from qkernel.abi import LOG_DEBUG, LOG_ERROR, LOG_INFO, LOG_WARN
 from qkernel.dialect import Final, addr_of, array, ptr, u8, u64
 from qkernel.lib import fmt
-from qkernel.mm.addr import pa
-from qkernel.qcall import qcall
+from qkernel import qcall
 
 RING_SIZE: Final = 16384  # bytes; a power of two
 ring: array[u8, 16384] = array[u8, 16384]()
 ring_head: u64 = 0            # total bytes ever written; the tail is ring[(head - n) % RING_SIZE ...]
 console_level: u64 = LOG_INFO
-line: fmt.Line = fmt.Line()  # the message being built (shared: one CPU, no preemption)
+line: fmt.Line = fmt.Line()  # the message being built: per-CPU (one vCPU; no switch mid-line)
 
 
 def _ring_put(c: u8) -> None:
@@ -48,7 +47,7 @@ def finish(level: u64) -> None:
         _ring_put(lp.data[i])
     _ring_put(10)
     if level <= console_level:
-        qcall(QCALL_LOG, level, pa(u64(addr_of(lp.data))), lp.len, 0)
+        qcall.log(level, addr_of(lp.data[0]), lp.len)
 
 
 def msg(level: u64, text: ptr[u8]) -> None:

@@ -3,7 +3,7 @@ frame allocator, runs the self-test when asked, prints the banner and reports th
 
 from __future__ import annotations
 
-from qkernel.abi import (BOOT_FAULT_DE, BOOT_FAULT_INT3, BOOT_FAULT_PANIC, BOOT_FAULT_PF,
+from qkernel.abi import (CAP_CPL0_EMULATED, PAGE_SIZE, BOOT_FAULT_DE, BOOT_FAULT_INT3, BOOT_FAULT_PANIC, BOOT_FAULT_PF,
                          BOOT_FAULT_TRIPLE, BOOT_FAULT_UD, BOOT_MAGIC, BOOT_SELFTEST, MODE_FLAT,
                          PLATFORM_EMU, PLATFORM_KVM, PLATFORM_PVM, QCALL_CONSOLE_WRITE, QCALL_EXIT,
                          BootParams)
@@ -11,7 +11,7 @@ from qkernel.arch import gdt, idt, priv
 from qkernel.dialect import addr_of, asm, cast, export, halt, ptr, read_cr3, trap, u64, u8, volatile_load
 from qkernel import exec, klog, selftest
 from qkernel.lib import fmt
-from qkernel.mm import frames, pagetable, vma
+from qkernel.mm import fault, frames, pagetable
 from qkernel.mm.addr import pa
 from qkernel.panic import panic
 from qkernel.qcall import qcall
@@ -59,9 +59,9 @@ def kmain(bp: ptr[BootParams]) -> None:
     deliberate_fault(bp.flags)
     priv.sync_cr3()
     if bp.argc > 0:
-        frames.host_zeroing = bp.platform == PLATFORM_PVM  # CPL 0 code runs in KVM's emulator there
-        if bp.platform == PLATFORM_PVM:
-            vma.fault_around = 65536
+        frames.host_zeroing = bp.caps & CAP_CPL0_EMULATED != 0
+        if bp.fault_around > PAGE_SIZE and bp.fault_around & (bp.fault_around - 1) == 0:
+            fault.fault_around = bp.fault_around
         pagetable.init(read_cr3(), True)
         exec.run_program(bp)  # does not return
     ticks: u64 = 0

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from qkernel.abi import LOG_ERROR, QCALL_PANIC
-from qkernel.dialect import addr_of, halt, ptr, u8, u64
+from qkernel.abi import LOG_ERROR
+from qkernel.dialect import addr_of, halt, ptr, u8
 from qkernel.klog import finish, start, line
 from qkernel.lib import fmt
-from qkernel.mm.addr import pa
-from qkernel.qcall import qcall
+from qkernel import qcall
 
 
 def panic(message: ptr[u8]) -> None:
@@ -16,6 +15,6 @@ def panic(message: ptr[u8]) -> None:
     fmt.put_str(lp, b"panic: ")
     fmt.put_str(lp, message)
     finish(LOG_ERROR)
-    qcall(QCALL_PANIC, pa(u64(addr_of(line.data[2]))), line.len - 2, 0, 0)  # without the "E " tag
+    qcall.panic(addr_of(line.data[2]), line.len - 2, 0)  # without the "E " tag
     while True:
         halt()

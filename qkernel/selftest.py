@@ -5,14 +5,14 @@ Each check logs what it saw; the first failure panics with its name.
 
 from __future__ import annotations
 
-from qkernel.abi import LOG_INFO, PAGE_SIZE, QCALL_CLOCK, QCALL_RANDOM, BootParams
+from qkernel.abi import LOG_INFO, PAGE_SIZE, BootParams
 from qkernel.arch import cpu, lapic, trap
 from qkernel.dialect import addr_of, array, cast, ptr, u8, u64, volatile_load, volatile_store
 from qkernel.klog import msg_dec, msg_hex, info
 from qkernel.mm import frames
-from qkernel.mm.addr import pa, va
+from qkernel.mm.addr import va
 from qkernel.panic import panic
-from qkernel.qcall import qcall
+from qkernel import qcall
 
 TIMER_TICKS_WANTED: u64 = 3
 
@@ -65,12 +65,12 @@ def check_timer() -> u64:
 
 
 def check_qcalls() -> None:
-    t0 = qcall(QCALL_CLOCK, 1, 0, 0, 0)
-    t1 = qcall(QCALL_CLOCK, 1, 0, 0, 0)
-    if t0 == 0 or t1 < t0:
+    t0 = qcall.clock_ns(1)
+    t1 = qcall.clock_ns(1)
+    if t0 <= 0 or t1 < t0:
         panic(b"selftest: monotonic clock went backwards")
     buf: array[u8, 32] = array[u8, 32]()
-    if qcall(QCALL_RANDOM, pa(u64(addr_of(buf[0]))), 32, 0, 0) != 32:
+    if qcall.random_bytes(addr_of(buf[0]), 32) != 32:
         panic(b"selftest: random qcall failed")
     nonzero: u64 = 0
     for i in range(32):

@@ -1,9 +1,12 @@
-"""The host side of the sandbox's file access: confined path resolution, file handles, stat,
-readlink, the console's tty ioctls and stdin (qcalls QCALL_OPEN .. QCALL_CONSOLE_READ).
+"""The host side of the sandbox's file access: confined path resolution, file handles, stat and
+readlink (qcalls QCALL_OPEN .. QCALL_READLINK).
 
-Owns: one sandbox's view of its root (a host directory, default "/"), the table of host file
-descriptors behind the guest's file handles, and the qcall handlers in FILE_QCALLS that the
-QcallServer dispatches to its `files` (a HostFiles; None: those qcalls answer -ENOSYS).
+Owns: one sandbox's view of its root (a host directory, default "/") and the table of host file
+descriptors behind the guest's file handles. HostFiles is a host service (qvisor/services): its
+@qcall methods are registered with the QcallServer that is given it as `files` (no HostFiles:
+those qcalls answer -ENOSYS). The console's tty ioctls and stdin are the Console service's
+(qvisor/services/console.py); HostFiles only carries `stdin` to it (None: the sandbox's fd 0
+was closed when qvisor started, and the Console answers -EBADF for it).
 
 Confinement contract (the guest is hostile; this module is the security boundary for files):
 
@@ -34,18 +37,11 @@ Confinement contract (the guest is hostile; this module is the security boundary
   (4096) bytes or more without a NUL is -ENAMETOOLONG, as Linux's getname(); "" is -ENOENT.
 * Every guest address range is checked (GuestMemory.check raises GuestFault, which the
   QcallServer answers with -EFAULT) BEFORE any side effect: before a handle is allocated or a
-  file opened, before stdin is read, before an ioctl.
+  file opened.
 * Handles are indices into a table of HOST_FILES_MAX host descriptors (lowest free first,
   -EMFILE beyond), validated on every use (-EBADF). The table is locked for each operation, so
   a handle's descriptor can never be closed and reused under a concurrent operation. close_all()
   closes every descriptor, the root's too; afterwards every file qcall answers -EBADF.
-
-The console: TTY_IOCTL asks the host's own stdin/stdout/stderr (TCGETS copies the 36-byte
-Linux `struct termios` that ioctl(TCGETS) fills, not glibc's 60-byte one; TIOCGWINSZ 8 bytes).
-CONSOLE_READ reads the sandbox's stdin with one read(2) (it blocks the calling vCPU until input
-or EOF, like a synchronous read, or until `stop_fd` becomes readable: a stop signal, -EINTR). A
-stdio descriptor that was closed when qvisor started (stdin None, or the server's stdout/stderr
-None) answers -EBADF, as Linux does for a closed descriptor.
 
 Errors are Linux's own errno values from the host calls, passed through as -errno.
 """
@@ -54,11 +50,9 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import fcntl
+import functools
 import os
-import select
 import stat as st_
-import termios
 import threading
 from typing import Any, Callable
 
@@ -66,6 +60,7 @@ from qkernel import abi as K
 from qkernel.dialect import layout
 
 from .memory import GuestMemory
+from .services.base import Service, qcall
 
 PATH_MAX = 4096                   # Linux's, including the terminating NUL
 MAX_RW_COUNT = 0x7FFF_F000        # Linux's cap on one read (INT_MAX & PAGE_MASK)
@@ -91,8 +86,7 @@ REFUSED_FS = {
 
 _OPEN_FLAGS = K.OPEN_DIRECTORY | K.OPEN_NOFOLLOW
 _STAT = layout(K.Stat)
-_TCGETS = termios.TCGETS
-_TIOCGWINSZ = termios.TIOCGWINSZ
+STAT_SIZE = _STAT.size            # 144: Linux x86-64 struct stat
 
 
 class HostFilesError(RuntimeError):
@@ -172,25 +166,25 @@ def guest_path(mem: GuestMemory, pa: int, length: int) -> bytes:
 
 def _errno_result(method: Callable[..., int]) -> Callable[..., int]:
     """Host OSErrors become -errno results (GuestFault passes through: the server's EFAULT)."""
+    @functools.wraps(method)   # keeps the signature: the server counts the qcall's arguments
     def wrapper(*args: Any) -> int:
         try:
             return method(*args)
         except OSError as e:
             return -(e.errno or errno.EIO)
-    wrapper.__name__ = method.__name__
-    wrapper.__doc__ = method.__doc__
     return wrapper
 
 
-class HostFiles:
+class HostFiles(Service):
     """One sandbox's files: its root (a host directory) and its open handles. See the module
     docstring for the confinement contract. Path-level methods raise OSError; the q_* methods
-    are the qcalls (results >= 0 or -errno; GuestFault for bad guest ranges)."""
+    are the qcalls, registered with the QcallServer as a service (results >= 0 or -errno;
+    GuestFault for bad guest ranges). `stdin` is the sandbox's console input (the server's
+    Console serves it)."""
 
-    def __init__(self, root: str = "/", *, stdin: int | None = 0, stop_fd: int | None = None) -> None:
+    def __init__(self, root: str = "/", *, stdin: int | None = 0) -> None:
         self.root = root
-        self.stdin = stdin        # None: the sandbox's fd 0 is closed
-        self.stop_fd = stop_fd    # readable: stop waiting for input (qvisor/signals.py)
+        self.stdin = stdin        # None: the sandbox's fd 0 was closed when qvisor started
         self._lock = threading.RLock()
         self._fds: list[int | None] = [None] * K.HOST_FILES_MAX
         self._root_fd: int | None = None
@@ -317,13 +311,16 @@ class HostFiles:
     def open_handles(self) -> int:
         return sum(fd is not None for fd in self._fds)
 
-    # ---- qcalls: (mem, args...) -> result >= 0 | -errno
+    # ---- qcalls: (args...) -> result >= 0 | -errno (GuestFault: the server's -EFAULT)
+    @qcall(K.QCALL_OPEN)
     @_errno_result
-    def q_open(self, mem: GuestMemory, path_pa: int, path_len: int, flags: int) -> int:
-        return self.open_path(guest_path(mem, path_pa, path_len), flags)
+    def q_open(self, path_pa: int, path_len: int, flags: int) -> int:
+        return self.open_path(guest_path(self.memory, path_pa, path_len), flags)
 
+    @qcall(K.QCALL_PREAD)
     @_errno_result
-    def q_pread(self, mem: GuestMemory, handle: int, buf_pa: int, length: int, offset: int) -> int:
+    def q_pread(self, handle: int, buf_pa: int, length: int, offset: int) -> int:
+        mem = self.memory
         with self._lock:
             fd = self.host_fd(handle)
             mem.check(buf_pa, length)          # the whole range first, as access_ok
@@ -333,28 +330,35 @@ class HostFiles:
             with mem.view(buf_pa, n) as window:
                 return os.preadv(fd, [window], offset)
 
+    @qcall(K.QCALL_CLOSE)
     @_errno_result
-    def q_close(self, mem: GuestMemory, handle: int) -> int:
+    def q_close(self, handle: int) -> int:
         self.close_handle(handle)
         return 0
 
+    @qcall(K.QCALL_FSTAT)
     @_errno_result
-    def q_fstat(self, mem: GuestMemory, handle: int, stat_pa: int) -> int:
+    def q_fstat(self, handle: int, stat_pa: int) -> int:
+        mem = self.memory
         with self._lock:
             fd = self.host_fd(handle)
             mem.check(stat_pa, _STAT.size)
             mem.write(stat_pa, pack_stat(os.fstat(fd)))
             return 0
 
+    @qcall(K.QCALL_STAT)
     @_errno_result
-    def q_stat(self, mem: GuestMemory, path_pa: int, path_len: int, stat_pa: int, nofollow: int) -> int:
+    def q_stat(self, path_pa: int, path_len: int, stat_pa: int, nofollow: int) -> int:
+        mem = self.memory
         path = guest_path(mem, path_pa, path_len)
         mem.check(stat_pa, _STAT.size)
         mem.write(stat_pa, pack_stat(self.stat_path(path, bool(nofollow))))
         return 0
 
+    @qcall(K.QCALL_READLINK)
     @_errno_result
-    def q_readlink(self, mem: GuestMemory, path_pa: int, path_len: int, buf_pa: int, buf_len: int) -> int:
+    def q_readlink(self, path_pa: int, path_len: int, buf_pa: int, buf_len: int) -> int:
+        mem = self.memory
         path = guest_path(mem, path_pa, path_len)
         if buf_len == 0 or buf_len >= 1 << 31:  # readlink(2)'s int bufsiz must be > 0
             raise _err(errno.EINVAL)
@@ -362,93 +366,3 @@ class HostFiles:
         target = self.readlink_path(path)[:buf_len]
         mem.write(buf_pa, target)
         return len(target)
-
-    @_errno_result
-    def q_tty_ioctl(self, mem: GuestMemory, host_fd: int, request: int, buf_pa: int) -> int:
-        """`host_fd` is the sandbox's stdin/stdout/stderr on the host (chosen by the caller)."""
-        if request == _TCGETS:
-            size = TERMIOS_SIZE
-        elif request == _TIOCGWINSZ:
-            size = WINSIZE_SIZE
-        else:
-            return -errno.EINVAL
-        mem.check(buf_pa, size)
-        mem.write(buf_pa, fcntl.ioctl(host_fd, request, bytes(size)))
-        return 0
-
-    @_errno_result
-    def q_console_read(self, mem: GuestMemory, fd: int, buf_pa: int, length: int) -> int:
-        if fd != 0 or self.stdin is None:
-            return -errno.EBADF
-        mem.check(buf_pa, length)             # before reading: a bad buffer loses no input
-        n = min(length, MAX_RW_COUNT)
-        if n == 0:
-            return 0
-        if self.stop_fd is not None:
-            poll = select.poll()
-            poll.register(self.stdin, select.POLLIN)
-            poll.register(self.stop_fd, select.POLLIN)
-            if any(fd == self.stop_fd for fd, _ in poll.poll()):
-                return -errno.EINTR
-        with mem.view(buf_pa, n) as window:
-            return os.readv(self.stdin, [window])
-
-
-# ---- the QcallServer's entries: (server, a0..a5) -> result; the server has .memory and .files
-
-def _files(server: Any) -> HostFiles | None:
-    return getattr(server, "files", None)
-
-
-def _q_open(server: Any, path_pa: int, path_len: int, flags: int, *_: int) -> int:
-    f = _files(server)
-    return -errno.ENOSYS if f is None else f.q_open(server.memory, path_pa, path_len, flags)
-
-
-def _q_pread(server: Any, handle: int, buf_pa: int, length: int, offset: int, *_: int) -> int:
-    f = _files(server)
-    return -errno.ENOSYS if f is None else f.q_pread(server.memory, handle, buf_pa, length, offset)
-
-
-def _q_close(server: Any, handle: int, *_: int) -> int:
-    f = _files(server)
-    return -errno.ENOSYS if f is None else f.q_close(server.memory, handle)
-
-
-def _q_fstat(server: Any, handle: int, stat_pa: int, *_: int) -> int:
-    f = _files(server)
-    return -errno.ENOSYS if f is None else f.q_fstat(server.memory, handle, stat_pa)
-
-
-def _q_stat(server: Any, path_pa: int, path_len: int, stat_pa: int, nofollow: int, *_: int) -> int:
-    f = _files(server)
-    return -errno.ENOSYS if f is None else f.q_stat(server.memory, path_pa, path_len, stat_pa, nofollow)
-
-
-def _q_readlink(server: Any, path_pa: int, path_len: int, buf_pa: int, buf_len: int, *_: int) -> int:
-    f = _files(server)
-    return -errno.ENOSYS if f is None else f.q_readlink(server.memory, path_pa, path_len, buf_pa, buf_len)
-
-
-def _q_tty_ioctl(server: Any, fd: int, request: int, buf_pa: int, *_: int) -> int:
-    f = _files(server)
-    if f is None:
-        return -errno.ENOSYS
-    if fd > 2:
-        return -errno.EBADF
-    host_fd = (f.stdin, getattr(server, "stdout", 1), getattr(server, "stderr", 2))[fd]
-    if host_fd is None:                       # closed when qvisor started
-        return -errno.EBADF
-    return f.q_tty_ioctl(server.memory, host_fd, request, buf_pa)
-
-
-def _q_console_read(server: Any, fd: int, buf_pa: int, length: int, *_: int) -> int:
-    f = _files(server)
-    return -errno.ENOSYS if f is None else f.q_console_read(server.memory, fd, buf_pa, length)
-
-
-FILE_QCALLS: dict[int, Callable[..., int]] = {
-    K.QCALL_OPEN: _q_open, K.QCALL_PREAD: _q_pread, K.QCALL_CLOSE: _q_close,
-    K.QCALL_FSTAT: _q_fstat, K.QCALL_STAT: _q_stat, K.QCALL_READLINK: _q_readlink,
-    K.QCALL_TTY_IOCTL: _q_tty_ioctl, K.QCALL_CONSOLE_READ: _q_console_read,
-}

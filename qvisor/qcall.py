@@ -1,60 +1,65 @@
-"""The host half of qcalls: validates a request block in guest memory and serves it.
+"""The host half of qcalls: validates a request block in guest memory and dispatches it to the
+host service that registered that qcall number (qvisor/services).
 
 Contract (qkernel/abi.py): the guest writes the guest-physical address of a Qcall block to
 QCALL_PORT. Every address and length the guest supplies is checked against guest memory by
 GuestMemory (GuestFault -> -EFAULT to the guest); a block that itself lies outside guest memory
-stops the VM with QcallFault (a kernel bug, reported as a crash). Handlers touch no host file
-but the sandbox's stdio and, read-only, the files under its root (qvisor/fs.py confines those).
+stops the VM with QcallFault (a kernel bug, reported as a crash). Unknown numbers answer
+-ENOSYS, logged once; a number the ABI defines whose service is absent (the files without a
+HostFiles) answers -ENOSYS silently. Handlers touch no host file but the sandbox's stdio and,
+read-only, the files under its root (qvisor/fs.py confines those).
+
+Services: QcallServer registers the standard ones (Lifecycle, KernelLog, Console, Clock, Sleep,
+Random, FrameZeroing, HostFiles when given, RingService); register(service) adds more. Each
+@qcall method is an entry of one dispatch table, used by the synchronous path (handle(), on
+the vCPU thread) and by the ring (RingService, on its worker threads, blocking-capable ones
+only).
 """
 
 from __future__ import annotations
 
 import errno
-import os
-import select
 import struct
-import sys
-import time
+import threading
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar
+from typing import Callable
 
 from qkernel import abi as K
 
 from .abi import QCALL, QCALL_ARGS, QCALL_NR, QCALL_RESULT
-from .fs import FILE_QCALLS, HostFiles, pack_stat
+from .fs import HostFiles
 from .memory import GuestFault, GuestMemory
+from .services.base import Entry, GuestExit, KernelPanic, QcallFault, QcallStop, Wakeup, entries
+from .services.console import MAX_IO, Console
+from .services.ring import RingService
+from .services.system import LOG_TAGS, Clock, FrameZeroing, KernelLog, Lifecycle, Random, Sleep
 
-MAX_IO = 1 << 20  # bytes per console-write or random qcall
 QCALL_STAT_SIZE = 144
-LOG_TAGS = {K.LOG_ERROR: "error", K.LOG_WARN: "warn", K.LOG_INFO: "info", K.LOG_DEBUG: "debug"}
+_BLOCK = struct.Struct("<Q6Q")   # nr, then args (QCALL_ARGS == QCALL_NR + 8)
+assert QCALL_ARGS == QCALL_NR + 8
+# every qcall number the ABI defines (a missing service answers them -ENOSYS, unlogged)
+ABI_QCALLS = frozenset(v for k, v in vars(K).items()
+                       if k.startswith("QCALL_") and k not in ("QCALL_PORT", "QCALL_MAX"))
+
+__all__ = ["QcallServer", "QcallStop", "GuestExit", "KernelPanic", "QcallFault", "Entry",
+           "MAX_IO", "LOG_TAGS", "ABI_QCALLS", "default_reserved"]
 
 
-def _readable(fd: int, secs: float) -> bool:
-    """Waits up to secs for fd to become readable."""
-    poll = select.poll()
-    poll.register(fd, select.POLLIN)
-    return bool(poll.poll(secs * 1000))
-
-
-class QcallStop(Exception):
-    """Raised by a handler to end the run: the guest exited or panicked."""
-
-
-@dataclass
-class GuestExit(QcallStop):
-    status: int
-
-
-@dataclass
-class KernelPanic(QcallStop):
-    message: str
-    frame_gpa: int  # guest-physical address of a TrapFrame, 0 when panic() was called directly
-
-
-@dataclass
-class QcallFault(QcallStop):
-    gpa: int
-    reason: str
+def default_reserved(mem: GuestMemory) -> list[tuple[int, int]]:
+    """Guest-physical ranges no ring may overlap: the boot area and argument block below the
+    kernel, and the kernel image, as the host's BootParams (written before the guest runs)
+    give it."""
+    out = [(0, K.KERNEL_PHYS)]
+    try:
+        bp = K.BOOT_PARAMS_PHYS
+        from .abi import BOOT_PARAMS
+        if mem.read_u64(bp + BOOT_PARAMS.offset("magic")) == K.BOOT_MAGIC:
+            end = mem.read_u64(bp + BOOT_PARAMS.offset("image_end_phys"))
+            if end > K.KERNEL_PHYS:
+                out.append((K.KERNEL_PHYS, end))
+    except GuestFault:
+        pass
+    return out
 
 
 @dataclass
@@ -68,7 +73,65 @@ class QcallServer:
     unknown_logged: set[int] = field(default_factory=set)
     on_log: Callable[[int, str], None] | None = None
     files: HostFiles | None = None  # the sandbox root's files (qvisor/fs.py); None: file qcalls -ENOSYS
-    stop_fd: int | None = None  # readable after a stop signal: a sleep ends early (qvisor/signals.py)
+    reserved: list[tuple[int, int]] | None = None  # ranges a ring may not overlap (default: boot area, kernel)
+    ring_threads: int = 4           # host threads serving the ring, at most
+    ring_poll_s: float = 0.0        # > 0: a host thread polls the SQ this long after activity
+    stop_fd: int | None = None      # readable after a stop signal: blocking calls end (qvisor/signals.py)
+    table: dict[int, Entry] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self._log_lock = threading.Lock()
+        self.wakeup = Wakeup(self.stop_fd)   # ends console reads and sleeps: a stop, close()
+        closed = {fd for fd, host in ((1, self.stdout), (2, self.stderr)) if host is None}
+        if self.files is not None and self.files.stdin is None:
+            closed.add(0)
+        self.console = Console(self.files.stdin if self.files is not None else None,
+                               self.stdout, self.stderr, closed=closed)
+        self.ring = RingService(reserved=default_reserved(self.memory) if self.reserved is None
+                                else self.reserved, threads=self.ring_threads,
+                                poll_s=self.ring_poll_s)
+        self.register(Lifecycle(), KernelLog(), self.console, Clock(), Sleep(), Random(),
+                      FrameZeroing(), self.ring)
+        if self.files is not None:
+            self.register(self.files)
+
+    def register(self, *services: object) -> None:
+        """Adds each service's @qcall methods to the dispatch table (ValueError when a number is
+        taken). A Service's attach(server) is called first."""
+        for service in services:
+            found = list(entries(service))
+            for e in found:
+                if e.nr in self.table:
+                    raise ValueError(f"qcall {e.nr}: {e.name} and {self.table[e.nr].name} both serve it")
+            attach = getattr(service, "attach", None)
+            if attach is not None:
+                attach(self)
+            for e in found:
+                self.table[e.nr] = e
+
+    def close(self) -> None:
+        """The VMM's end of a run (idempotent, and bounded: it never waits on the guest): ends
+        every blocking wait (console reads and sleeps, on the vCPU thread or a ring worker), then
+        stops the ring's threads, waiting at most RingService.CLOSE_JOIN_S for workers still in
+        a handler (one stuck in an uninterruptible host call, a write to a full pipe, is left:
+        the workers are daemon threads)."""
+        self.ring.ring_teardown()   # first: what the woken waits answer is dropped, not posted
+        self.wakeup.close()
+        self.ring.close()
+
+    def note(self, line: str) -> None:
+        """A host line in the run's log (any thread)."""
+        with self._log_lock:
+            self.log.append(line)
+
+    def unknown(self, nr: int) -> None:
+        """Logs an unknown qcall number once (numbers the ABI defines are not logged)."""
+        if nr in ABI_QCALLS:
+            return
+        with self._log_lock:
+            if nr not in self.unknown_logged:
+                self.unknown_logged.add(nr)
+                self.log.append(f"host: unknown qcall {nr}")
 
     def handle(self, gpa: int) -> None:
         """Serves the request block at guest-physical `gpa`; raises QcallStop to end the run."""
@@ -77,102 +140,17 @@ class QcallServer:
             block = mem.read(gpa, QCALL.size)
         except GuestFault as e:
             raise QcallFault(gpa, f"qcall block outside guest memory: {e}") from None
-        nr = struct.unpack_from("<Q", block, QCALL_NR)[0]
-        args = struct.unpack_from("<6Q", block, QCALL_ARGS)
-        self.counts[nr] = self.counts.get(nr, 0) + 1
-        handler = self.HANDLERS.get(nr)
-        if handler is None:
-            if nr not in self.unknown_logged:
-                self.unknown_logged.add(nr)
-                self.log.append(f"host: unknown qcall {nr}")
+        words = _BLOCK.unpack_from(block, QCALL_NR)   # nr, a0..a5
+        nr = words[0]
+        counts = self.counts
+        counts[nr] = counts.get(nr, 0) + 1
+        entry = self.table.get(nr)
+        if entry is None:
+            self.unknown(nr)
             result = -errno.ENOSYS
         else:
             try:
-                result = handler(self, *args)
+                result = entry.fn(*words[1: entry.nargs + 1])
             except GuestFault:
                 result = -errno.EFAULT
         mem.write_u64(gpa + QCALL_RESULT, result & (2**64 - 1))
-
-    # ---- handlers: (self, a0..a5) -> int result
-
-    def console_write(self, fd: int, buf: int, length: int, *_: int) -> int:
-        target = {1: self.stdout, 2: self.stderr}.get(fd)
-        if target is None:
-            return -errno.EBADF
-        self.memory.check(buf, length)  # the whole range, as Linux's access_ok (EFAULT)
-        data = self.memory.read(buf, min(length, MAX_IO))  # then a short write, as MAX_RW_COUNT
-        written = 0
-        while written < len(data):
-            try:
-                written += os.write(target, data[written:])
-            except BrokenPipeError:
-                return -errno.EPIPE
-            except OSError as e:
-                return -(e.errno or errno.EIO)
-        return written
-
-    def exit(self, status: int, *_: int) -> int:
-        raise GuestExit(status & 0xFF)
-
-    def clock(self, clock_id: int, *_: int) -> int:
-        if clock_id == 0:
-            return time.time_ns()
-        if clock_id == 1:
-            return time.monotonic_ns()
-        return -errno.EINVAL
-
-    def random(self, buf: int, length: int, *_: int) -> int:
-        if length > MAX_IO:
-            return -errno.EINVAL
-        self.memory.check(buf, length)
-        self.memory.write(buf, os.urandom(length))
-        return length
-
-    def klog(self, level: int, buf: int, length: int, *_: int) -> int:
-        text = self.memory.read(buf, min(length, 4096)).decode("utf-8", "replace")
-        self.log.append(text)
-        if self.on_log is not None:
-            self.on_log(level, text)
-        if self.echo_log:
-            print(f"[qkernel {LOG_TAGS.get(level, level)}] {text}", file=sys.stderr)
-        return 0
-
-    def nanosleep(self, ns: int, *_: int) -> int:
-        secs = min(ns, 10**13) / 1e9
-        if self.stop_fd is None:
-            time.sleep(secs)
-        elif _readable(self.stop_fd, secs):
-            return -errno.EINTR     # a stop signal: the run ends
-        return 0
-
-    def stdio_fstat(self, fd: int, stat_pa: int, *_: int) -> int:
-        host = {0: self.files.stdin if self.files else 0, 1: self.stdout, 2: self.stderr}.get(fd)
-        if host is None:
-            return -errno.EBADF
-        self.memory.check(stat_pa, QCALL_STAT_SIZE)
-        try:
-            st = os.fstat(host)
-        except OSError as e:
-            return -(e.errno or errno.EBADF)
-        self.memory.write(stat_pa, pack_stat(st))
-        return 0
-
-    def zero_pages(self, pa: int, npages: int, *_: int) -> int:
-        if pa % 4096 or npages > (1 << 20):
-            return -errno.EINVAL
-        self.memory.fill(pa, npages * 4096, 0)
-        return 0
-
-    def panic(self, msg: int, length: int, frame_gpa: int, *_: int) -> int:
-        try:
-            text = self.memory.read(msg, min(length, 4096)).decode("utf-8", "replace")
-        except GuestFault:
-            text = "(panic message at an invalid address)"
-        raise KernelPanic(text, frame_gpa)
-
-    HANDLERS: ClassVar[dict[int, Callable[..., int]]] = {
-        K.QCALL_CONSOLE_WRITE: console_write, K.QCALL_EXIT: exit, K.QCALL_CLOCK: clock,
-        K.QCALL_RANDOM: random, K.QCALL_LOG: klog, K.QCALL_PANIC: panic,
-        K.QCALL_NANOSLEEP: nanosleep, K.QCALL_STDIO_FSTAT: stdio_fstat, K.QCALL_ZERO_PAGES: zero_pages,
-        **FILE_QCALLS,  # open, pread, close, fstat, stat, readlink, tty ioctl, console read
-    }

@@ -90,6 +90,7 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
     layout = BOOT_LAYOUT if mode == "split" else replace(BOOT_LAYOUT, KERNEL_USER=True)
     vm = platforms.create(platform, mem_size, layout)
     files = stopper = None
+    server: QcallServer | None = None
     try:
         vm.load_kernel(image)
         image_end = BOOT_LAYOUT.KERNEL_PHYS + (vm.span + PAGE - 1) // PAGE * PAGE
@@ -102,12 +103,13 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
             argc, envc, args_len = len(program.argv), len(program.env), len(block)
         vm.memory.write(BOOT_LAYOUT.BOOT_PARAMS_PHYS, pack_boot_params(
             mem_size=mem_size, platform=platform, flags=flags, log_level=log_level,
-            image_end_phys=image_end, argc=argc, envc=envc, args_len=args_len, mode=mode))
+            image_end_phys=image_end, argc=argc, envc=envc, args_len=args_len, mode=mode,
+            caps=vm.boot_caps, fault_around=vm.fault_around))
         stopper = StopOnSignals(vm.interrupt) if stop_signals else None
-        stop_fd = stopper.fd if stopper is not None else None
-        files = HostFiles(program.root if program else "/", stdin=stdin, stop_fd=stop_fd)
+        files = HostFiles(program.root if program else "/", stdin=stdin)
+        # the stop fd ends console reads and sleeps, on the vCPU thread and the ring's workers
         server = QcallServer(vm.memory, stdout=stdout, stderr=stderr, echo_log=echo_log, files=files,
-                             stop_fd=stop_fd)
+                             stop_fd=stopper.fd if stopper is not None else None)
         crash: CrashInfo | None = None
         note: str | None = None
         status = EXIT_KERNEL_CRASH
@@ -151,6 +153,8 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
         return RunResult(status, platform, report, server.log, time.perf_counter() - t0, dict(server.counts),
                          note)
     finally:
+        if server is not None:   # ends blocked reads and sleeps, joins the ring's threads
+            server.close()       # (bounded): before the stop fd and guest memory go
         if files is not None:
             files.close_all()
         if stopper is not None:

@@ -8,7 +8,12 @@ The checker annotates the AST in place for lower.py (one attribute per fact, all
   node.qcall   for calls: ("func", FuncDecl) | ("indirect",) | ("intrinsic", name) | ("cast", T)
                | ("zero", T) | ("truth",)
   node.qfield  for attributes: (StructType, field index, via_pointer)
+  node.qcmp    for comparisons: the operand type of each compared pair
+  node.qfmt    for kfmt calls: the parsed format pieces (kfmt.py)
   fn.qlocals   for FunctionDefs: {name: Local}
+  g.qinit      for initialised GlobalDecls: the constant tree (initializers.py)
+A typed side table instead of attributes was considered (issue 8, part 7); every pass reads these
+facts, so it is left for when the rules grow (docs/toolchain.md, "Facts on AST nodes").
 Every error is a CompileError at the offending node; no construct outside the dialect passes.
 """
 
@@ -19,7 +24,8 @@ from dataclasses import dataclass
 
 from .decls import ConstDecl, Decl, DialectName, FuncDecl, GlobalDecl, ModuleRef, StructDecl, AliasDecl
 from .check_calls import CallChecker
-from .folding import fold_binop, fold_unary, op_symbol
+from .folding import byte_at, fold_binop, fold_unary, is_bytes_literal, op_symbol
+from .intrinsics import INTRINSICS
 from .parse import unsupported_name
 from .resolve import ModuleInfo
 from .typeexpr import Env
@@ -431,6 +437,9 @@ class FunctionChecker(CallChecker):
         it = self.expr(node.slice)
         if not is_int(it):
             raise self.err(node.slice, f"index must be an integer, not {it}")
+        if is_bytes_literal(node.value) and getattr(node.slice, "qconst", None) is not None:
+            node.qconst = byte_at(self.mod, node, node.slice.qconst)  # type: ignore[attr-defined]
+            return UNTYPED_INT  # a character constant: b"/"[0]
         if isinstance(it, UntypedIntType):
             node.slice.qconv = I64 if node.slice.qconst <= I64.max else U64  # type: ignore[attr-defined]
         else:
@@ -623,7 +632,8 @@ def terminates(stmts: list[ast.stmt]) -> bool:
         infinite = (getattr(last.test, "qconst", None) or 0) != 0
         return infinite and not any(isinstance(n, ast.Break) for n in _loop_body_nodes(last.body))
     if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call):
-        return getattr(last.value, "qcall", None) in (("intrinsic", "trap"), ("intrinsic", "unreachable"))
+        kind = getattr(last.value, "qcall", None)
+        return kind is not None and kind[0] == "intrinsic" and INTRINSICS[kind[1]].noreturn
     return False
 
 

@@ -1,4 +1,4 @@
-"""Pass 3, check (calls): function calls, casts, zero values, len(), bool() and intrinsics.
+"""Pass 3, check (calls): function calls, casts, zero values, len(), bool(), ord() and intrinsics.
 
 A mixin of check.FunctionChecker; it annotates Call nodes with `qcall` (see check.py's docstring)
 and uses the checker's expr/coerce/condition machinery.
@@ -9,7 +9,8 @@ from __future__ import annotations
 import ast
 
 from .decls import AliasDecl, DialectName, FuncDecl, StructDecl
-from .intrinsics import check_intrinsic
+from .folding import char_constant
+from .intrinsics import REJECTED_BUILTINS, check_intrinsic
 from .types import (BOOL, INT_TYPES, U64, UNTYPED_INT, ArrayType, BoolType, FnType, IntType, NullType,
                     PtrType, Type, UntypedIntType)
 
@@ -17,9 +18,10 @@ from .types import (BOOL, INT_TYPES, U64, UNTYPED_INT, ArrayType, BoolType, FnTy
 class CallChecker:
 
     def expr_Call(self, node: ast.Call, expected: Type | None) -> Type:
-        if node.keywords:
-            raise self.err(node.keywords[0], "keyword arguments are not supported in kernel Python")
         f = node.func
+        if node.keywords and not (isinstance(f, (ast.Name, ast.Attribute)) and not self._is_local_chain(f)
+                                  and isinstance(self.env.lookup(self.mod, f), StructDecl)):
+            raise self.err(node.keywords[0], "keyword arguments are not supported in kernel Python")
         if isinstance(f, ast.Name) and f.id not in self.locals:
             if f.id == "len":
                 return self.call_len(node)
@@ -29,7 +31,9 @@ class CallChecker:
                 self.condition(node.args[0])
                 node.qcall = ("truth",)  # type: ignore[attr-defined]
                 return BOOL
-            if f.id in ("print", "range", "int", "str", "isinstance", "type", "getattr", "object"):
+            if f.id == "ord":
+                return self.call_ord(node)
+            if f.id in REJECTED_BUILTINS:
                 raise self.err(node, f"'{f.id}()' is not available in kernel Python"
                                + ("; log through the kernel log" if f.id == "print" else ""))
         if isinstance(f, ast.Subscript) and isinstance(f.value, ast.Name) and \
@@ -46,22 +50,11 @@ class CallChecker:
             name = d.original
             if name in INT_TYPES:
                 return self.call_cast(node, INT_TYPES[name], node.args, name)
-            if name == "cast":
-                if len(node.args) != 2:
-                    raise self.err(node, "cast takes a type and a value: cast(ptr[T], x)")
-                t = self.env.resolve_type(self.mod, node.args[0])
-                return self.call_cast(node, t, node.args[1:], "cast")
-            if name in ("sizeof", "offsetof"):
-                if len(node.args) != (1 if name == "sizeof" else 2):
-                    raise self.err(node, f"{name} takes {'a type' if name == 'sizeof' else 'a type and a field name'}")
-                node.qconst = self.env.sizeof(self.mod, node.args[0]) if name == "sizeof" \
-                    else self.env.offsetof(self.mod, node)  # type: ignore[attr-defined]
-                return UNTYPED_INT
-            node.qcall = ("intrinsic", name)  # type: ignore[attr-defined]
-            return check_intrinsic(self, node, name)
+            return check_intrinsic(self, node, name)  # the registry's check (intrinsics.py)
         if isinstance(d, StructDecl):
-            if node.args:
-                raise self.err(node, f"{d.name}() takes no arguments (it is the zero value)")
+            if node.args or node.keywords:
+                raise self.err(node, f"{d.name}(...) with field values is a global initialiser; in a "
+                                     f"function, start from {d.name}() (zero) and assign the fields")
             node.qcall = ("zero", d.stype)  # type: ignore[attr-defined]
             return d.stype  # type: ignore[return-value]
         if isinstance(d, FuncDecl):
@@ -110,6 +103,11 @@ class CallChecker:
         elif isinstance(st, IntType) and isinstance(t, IntType) and getattr(a, "qconst", None) is not None:
             node.qconst = t.wrap(a.qconst)  # type: ignore[attr-defined]
         return t
+
+    def call_ord(self, node: ast.Call) -> Type:
+        """ord(b"c"): the byte's value, an untyped constant."""
+        node.qconst = char_constant(self.mod, node)  # type: ignore[attr-defined]
+        return UNTYPED_INT
 
     def call_len(self, node: ast.Call) -> Type:
         if len(node.args) != 1:

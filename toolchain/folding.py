@@ -74,3 +74,33 @@ def fold_unary(mod, node: ast.UnaryOp, v: int, t: IntType | None = None) -> int:
     else:
         raise mod.error(node, "unsupported unary operator")
     return t.wrap(r) if t is not None else r
+
+
+def char_constant(mod, node: ast.Call) -> int:  # noqa: ANN001
+    """`ord(b"c")` for a 1-byte bytes literal: the byte, an untyped integer constant (0..255)."""
+    if len(node.args) != 1 or node.keywords:
+        raise mod.error(node, "ord() takes one argument, a 1-byte bytes literal: ord(b\"/\")")
+    a = node.args[0]
+    if isinstance(a, ast.Constant) and isinstance(a.value, str):
+        raise mod.error(a, f"ord() of a str: kernel Python has no str; write ord(b{a.value!r})"
+                        if len(a.value) == 1 and a.value.isascii() else
+                        "ord() takes a 1-byte bytes literal, not a str")
+    if not is_bytes_literal(a):
+        raise mod.error(a, "ord() takes a 1-byte bytes literal (a character constant); "
+                           "to read a byte at run time, index a ptr[u8]")
+    if len(a.value) != 1:  # type: ignore[attr-defined]
+        raise mod.error(a, f"ord() takes a 1-byte bytes literal, got {len(a.value)} bytes "  # type: ignore[attr-defined]
+                           f"({a.value!r})")  # type: ignore[attr-defined]
+    return a.value[0]  # type: ignore[attr-defined]
+
+
+def byte_at(mod, node: ast.Subscript, i: int) -> int:  # noqa: ANN001
+    """`b"..."[i]` for a constant index i: the byte, an untyped constant (0..255)."""
+    data: bytes = node.value.value  # type: ignore[attr-defined]
+    if isinstance(i, bool) or not 0 <= i < len(data):
+        raise mod.error(node.slice, f"index {i} is out of range for the {len(data)}-byte literal {data!r}")
+    return data[i]
+
+
+def is_bytes_literal(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, bytes)

@@ -3,6 +3,9 @@
 An initialiser is a compile-time value, recorded on the GlobalDecl as `g.qinit`, a small tree:
   ("int", v) | ("null",) | ("func", FuncDecl) | ("bytes", b) | ("list", [items]) | ("zero",)
   | ("addr", GlobalDecl, byte offset) | ("intptr", address)
+  | ("struct", [item or None per field, in field order])   None: the field is zero
+Struct values are written `S(v1, v2, name=v3)`: positional values fill the fields in order, keyword
+values name them, fields given no value are zero (docs/kernel-python.md, "Module globals").
 """
 
 from __future__ import annotations
@@ -40,7 +43,35 @@ def _addr_of(env: Env, mod: ModuleInfo, arg: ast.expr, t: Type) -> tuple:
     return ("addr", target, offset)
 
 
+def _struct_value(env: Env, mod: ModuleInfo, node: ast.Call, st: StructType) -> tuple:
+    """S(positional..., name=value...): every field at most once; the others are zero."""
+    names = [n for n, _ in st.fields]
+    if len(node.args) > len(names):
+        raise mod.error(node.args[len(names)], f"too many values for struct {st.name}: it has "
+                                               f"{len(names)} field{'s' * (len(names) != 1)} ({', '.join(names)})")
+    given: dict[str, ast.expr] = dict(zip(names, node.args))
+    for kw in node.keywords:
+        if kw.arg is None:
+            raise mod.error(kw, "'**' is not supported in a struct initialiser; name the fields")
+        if kw.arg not in names:
+            raise mod.error(kw, f"struct {st.name} has no field '{kw.arg}' (fields: {', '.join(names)})")
+        if kw.arg in given:
+            raise mod.error(kw, f"field '{kw.arg}' of {st.name} is given twice")
+        given[kw.arg] = kw.value
+    items = []
+    for fname, ftype in st.fields:
+        v = given.get(fname)
+        items.append(None if v is None else _value(env, mod, v, ftype))
+    return ("struct", items)
+
+
 def _value(env: Env, mod: ModuleInfo, node: ast.expr, t: Type) -> tuple:
+    if isinstance(node, ast.Call) and isinstance(t, StructType) and isinstance(node.func, (ast.Name, ast.Attribute)):
+        d = env.lookup(mod, node.func)
+        if isinstance(d, StructDecl):
+            if d.stype is not t:
+                raise mod.error(node, f"expected a {t} value, got {d.name}(...)")
+            return _struct_value(env, mod, node, t) if node.args or node.keywords else ("zero",)
     if isinstance(node, ast.Call) and not node.args:
         f = node.func
         if isinstance(f, ast.Subscript) and env.resolve_type(mod, f) == t:
@@ -100,5 +131,5 @@ def _value(env: Env, mod: ModuleInfo, node: ast.expr, t: Type) -> tuple:
             raise mod.error(node.elts[t.count], f"too many initialisers for {t}")
         return ("list", [_value(env, mod, e, t.elem) for e in node.elts])
     if isinstance(t, StructType):
-        raise mod.error(node, f"a {t} global is initialised with {t.name}() (zero) or left uninitialised")
+        raise mod.error(node, f"initialise a {t} with {t.name}(field values...) or {t.name}() (zero)")
     raise mod.error(node, f"cannot initialise a {t} global")

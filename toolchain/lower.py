@@ -114,6 +114,10 @@ class ModuleLowerer:
         if kind == "intptr":
             return ir.FormattedConstant(PTR, f"inttoptr (i64 {init[1]} to ptr)") if init[1] else \
                 ir.Constant(PTR, None)
+        if kind == "struct":
+            assert isinstance(t, StructType)
+            return ir.Constant(t.mem, [ir.Constant(ft.mem, None) if item is None else self.const_init(item, ft)
+                                       for item, (_, ft) in zip(init[1], t.fields)])
         if kind == "list":
             assert isinstance(t, ArrayType)
             items = [self.const_init(i, t.elem) for i in init[1]]

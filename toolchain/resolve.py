@@ -16,16 +16,13 @@ from pathlib import Path
 from .decls import (AliasDecl, ConstDecl, Decl, DialectName, FuncDecl, GlobalDecl, ImportedName,
                     ModuleRef, StructDecl)
 from .diagnostics import CompileError, SourceFile
+from .intrinsics import DIALECT_NAMES, INTRINSICS
 from .parse import UNSUPPORTED, parse_file, unsupported_name
 from .types import StructType
 
 DIALECT = "qkernel.dialect"
-DIALECT_NAMES = frozenset(
-    "Final u8 u16 u32 u64 i8 i16 i32 i64 ptr array fn struct export inline noinline cast sizeof "
-    "offsetof addr_of NULL asm outb outw outl inb inw inl rdmsr wrmsr read_cr0 read_cr2 read_cr3 "
-    "read_cr4 write_cr0 write_cr3 write_cr4 read_rsp read_rbp halt pause trap unreachable "
-    "atomic_cas atomic_fetch_add atomic_load atomic_store fence volatile_load volatile_store "
-    "memcpy memset memcmp".split())
+# DIALECT_NAMES (what a module may import from qkernel.dialect) is derived from the intrinsic
+# registry in intrinsics.py, together with the types, type forms and decorators listed there.
 
 
 @dataclass(eq=False)
@@ -148,6 +145,12 @@ def _import_from(prog: Program, mod: ModuleInfo, stmt: ast.ImportFrom) -> None:
             if alias.name not in DIALECT_NAMES:
                 raise mod.error(stmt, f"qkernel.dialect has no name '{alias.name}'")
             _define(mod, local, DialectName(local, mod, stmt, original=alias.name), stmt)
+            entry = INTRINSICS.get(alias.name)
+            for needed in entry.needs if entry else ():  # kernel modules its lowering calls
+                if prog.find(needed) is None:
+                    raise mod.error(stmt, f"'{alias.name}' needs the kernel module '{needed}', "
+                                          "which is not on the search path")
+                mod.imports.append(prog.load(needed, stmt, mod).name)
         elif source == "typing":
             if alias.name != "Final":
                 raise mod.error(stmt, f"typing.{alias.name} is not part of kernel Python (only Final)")

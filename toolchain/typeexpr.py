@@ -164,7 +164,8 @@ class Env:
     def const_eval(self, mod: ModuleInfo, node: ast.expr) -> int | None:
         """The value of a compile-time integer (or bool) expression, or None if it is not one.
         Untyped arithmetic is exact (Python ints); C division rules apply to // and %."""
-        from .folding import fold_binop, fold_unary
+        from .folding import byte_at, char_constant, fold_binop, fold_unary, is_bytes_literal
+        from .intrinsics import INTRINSICS
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool):
                 return node.value
@@ -187,12 +188,16 @@ class Env:
             if a is None or b is None:
                 return None
             return fold_binop(mod, node, a, b, None)
+        if isinstance(node, ast.Subscript) and is_bytes_literal(node.value):
+            i = self.const_eval(mod, node.slice)
+            return None if i is None else byte_at(mod, node, i)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             d = self.lookup(mod, node.func)
-            if isinstance(d, DialectName) and d.original == "sizeof" and len(node.args) == 1:
-                return self.sizeof(mod, node.args[0])
-            if isinstance(d, DialectName) and d.original == "offsetof" and len(node.args) == 2:
-                return self.offsetof(mod, node)
+            if d is None and node.func.id == "ord":
+                return char_constant(mod, node)
+            entry = INTRINSICS.get(d.original) if isinstance(d, DialectName) else None
+            if entry is not None and entry.fold is not None:
+                return entry.fold(self, mod, node)
             if isinstance(d, DialectName) and d.original in INT_TYPES and len(node.args) == 1:
                 v = self.const_eval(mod, node.args[0])
                 return None if v is None else INT_TYPES[d.original].wrap(int(v))

@@ -7,7 +7,7 @@ supervisor-only kernel page faults and trap.py recognises the faulting rip as `e
 
 from __future__ import annotations
 
-from qkernel.arch import priv
+from qkernel.arch import percpu
 from qkernel.arch.gdt import KERNEL_CS, USER_DS
 from qkernel.dialect import Final, asm, rdmsr, u64, wrmsr
 
@@ -15,7 +15,6 @@ MSR_EFER: Final = 0xC0000080
 MSR_STAR: Final = 0xC0000081
 MSR_LSTAR: Final = 0xC0000082
 MSR_FMASK: Final = 0xC0000084
-MSR_FS_BASE: Final = 0xC0000100
 EFER_SCE: Final = 1
 FMASK_BITS: Final = 0x47700  # TF, IF, DF, IOPL, NT, AC cleared on entry
 
@@ -31,25 +30,16 @@ def flat_entry_address() -> u64:
     return asm("leaq syscall_entry_flat(%rip), $0", "=r")
 
 
-def init(stack_top: u64, flat: bool) -> None:
+def init(kstack_top: u64, flat: bool) -> None:
     """Enables `syscall`, entered on `stack_top`: at syscall_entry (CPL 0, split mode) or at
     syscall_entry_flat, which kvm_pvm runs at CPL 3 (flat mode)."""
-    asm("movq $0, syscall_stack_top(%rip)", "r,~{memory}", stack_top)
+    percpu.set_stack_top(kstack_top)
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE)
     # sysret would load CS = STAR[63:48] + 16 and SS = STAR[63:48] + 8 (user, RPL 3);
     # syscall loads CS = STAR[47:32] and SS = STAR[47:32] + 8 (kernel).
     wrmsr(MSR_STAR, ((u64(USER_DS - 8) | 3) << 48) | (u64(KERNEL_CS) << 32))
     wrmsr(MSR_LSTAR, flat_entry_address() if flat else entry_address())
     wrmsr(MSR_FMASK, FMASK_FLAT if flat else FMASK_BITS)
-
-
-def set_fs_base(value: u64) -> None:
-    """The thread pointer: wrmsr at CPL 0; at CPL 3 (flat mode) wrfsbase, which kvm_pvm runs
-    natively there."""
-    if priv.cpl() == 0:
-        wrmsr(MSR_FS_BASE, value)
-    else:
-        asm("wrfsbase $0", "r,~{memory}", value)
 
 
 def enter_user(rip: u64, rsp: u64) -> None:

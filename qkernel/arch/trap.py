@@ -7,14 +7,14 @@ report shows the faulting instruction rather than panic()'s own.
 
 from __future__ import annotations
 
-from qkernel.abi import LOG_ERROR, QCALL_PANIC
+from qkernel.abi import LOG_ERROR
 from qkernel.abi import KERNEL_BASE
 from qkernel.arch import lapic, priv, syscall
-from qkernel.dialect import NULL, Final, addr_of, array, asm, export, fn, halt, ptr, read_cr2, struct, u8, u64
+from qkernel.dialect import NULL, Final, addr_of, array, asm, export, fn, halt, ptr, read_cr2, u8, u64
+from qkernel.arch.frame import TrapFrame
 from qkernel.klog import finish, line, start
 from qkernel.lib import fmt
-from qkernel.mm.addr import pa
-from qkernel.qcall import qcall
+from qkernel import qcall
 
 VEC_PF: Final = 14
 VEC_TIMER: Final = 32
@@ -24,33 +24,6 @@ PF_MARK: Final = 0x300       # boot/entry.S pf_entry_flat's: a program's #PF, bo
 PF_USER_FETCH: Final = 0x14  # #PF error code bits: user mode (U) | instruction fetch (I/D)
 RFLAGS_IF: Final = 0x200
 RFLAGS_USER_MASK: Final = 0x0DD5  # CF PF AF ZF SF TF DF OF: what a user may keep in rflags
-
-
-@struct
-class TrapFrame:
-    """Saved by isr_common (general registers), the stub (vector, error) and the CPU (the rest)."""
-    r15: u64
-    r14: u64
-    r13: u64
-    r12: u64
-    r11: u64
-    r10: u64
-    r9: u64
-    r8: u64
-    rbp: u64
-    rdi: u64
-    rsi: u64
-    rdx: u64
-    rcx: u64
-    rbx: u64
-    rax: u64
-    vector: u64
-    error: u64
-    rip: u64
-    cs: u64
-    rflags: u64
-    rsp: u64
-    ss: u64
 
 
 NAMES: array[ptr[u8], 32] = [
@@ -68,6 +41,7 @@ ticks: u64 = 0
 
 syscall_hook: fn[[ptr[TrapFrame]], None] = NULL     # set by qkernel.process when a program runs
 user_fault_hook: fn[[ptr[TrapFrame], u64], None] = NULL
+tick_hook: fn[[], None] = NULL                      # the scheduler's timer tick, once tasks exist
 
 
 @export("trap_dispatch")
@@ -101,6 +75,8 @@ def trap_dispatch(frame: ptr[TrapFrame]) -> None:
     if vector == VEC_TIMER:
         ticks += 1
         lapic.eoi()
+        if tick_hook != NULL:
+            tick_hook()  # may ask for a switch; it happens at the next preemption point
         return
     if vector == VEC_SPURIOUS:
         return
@@ -130,6 +106,6 @@ def fatal_exception(frame: ptr[TrapFrame], vector: u64) -> None:
     fmt.put_str(lp, b" cr2=")
     fmt.put_hex(lp, read_cr2())
     finish(LOG_ERROR)
-    qcall(QCALL_PANIC, pa(u64(addr_of(line.data[2]))), line.len - 2, pa(u64(frame)), 0)
+    qcall.panic(addr_of(line.data[2]), line.len - 2, u64(frame))
     while True:
         halt()

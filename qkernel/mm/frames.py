@@ -6,11 +6,11 @@ MAX_FRAMES frames (4 GiB); RAM above that is ignored, and init() logs it.
 
 from __future__ import annotations
 
-from qkernel.abi import PAGE_SIZE, QCALL_ZERO_PAGES
+from qkernel.abi import PAGE_SIZE
 from qkernel.dialect import Final, addr_of, array, asm, cast, memset, ptr, u64
 from qkernel.arch import priv
 from qkernel.mm.addr import va
-from qkernel.qcall import qcall
+from qkernel import qcall
 
 MAX_FRAMES: Final = 1 << 20
 WORDS: Final = MAX_FRAMES // 64
@@ -54,7 +54,7 @@ def zero(phys: u64) -> None:
     emulator (kvm_pvm: ~1 us per instruction, a `rep stosb` of a page costs milliseconds) the host
     does it with one qcall instead (`host_zeroing`, set at boot)."""
     if host_zeroing and priv.cpl() == 0:  # CPL 3 code (flat mode) runs natively: memset is fast
-        qcall(QCALL_ZERO_PAGES, phys, 1, 0, 0)
+        qcall.zero_frames(phys, 1)
     else:
         memset(cast(ptr[None], va(phys)), 0, PAGE_SIZE)
 
@@ -115,3 +115,34 @@ def free(phys: u64) -> bool:
     if (f >> 6) < hint:
         hint = f >> 6
     return True
+
+
+def alloc_contig(n: u64) -> u64:
+    """n physically contiguous free frames (lowest first fit, not zeroed): the first one's
+    guest-physical address, or 0 when no run of n frames is free. For kernel objects larger
+    than a page (kernel stacks, buffers), reached through the direct map."""
+    global nfree
+    if n == 0:
+        return 0
+    if n == 1:
+        return alloc()
+    run: u64 = 0
+    f = hint << 6
+    while f < nframes:
+        if bitmap[f >> 6] == 0xFFFFFFFFFFFFFFFF and f & 63 == 0:
+            run = 0
+            f += 64
+            continue
+        if bitmap[f >> 6] & (u64(1) << (f & 63)) != 0:
+            run = 0
+        else:
+            run += 1
+            if run == n:
+                first = f + 1 - n
+                for g in range(first, f + 1):
+                    bitmap[g >> 6] |= u64(1) << (g & 63)
+                    touched[g >> 6] |= u64(1) << (g & 63)
+                nfree -= n
+                return first * PAGE_SIZE
+        f += 1
+    return 0

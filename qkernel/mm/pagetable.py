@@ -44,7 +44,7 @@ from qkernel.dialect import (Final, addr_of, cast, i64, memcpy, ptr, struct,
 from qkernel.arch import priv
 from qkernel.mm import frames
 from qkernel.mm.addr import va
-from qkernel.syscalls.errno import EEXIST, EFAULT, EINVAL, ENOMEM
+from qkernel.linux.errno import EEXIST, EFAULT, EINVAL, ENOMEM
 
 # ---- PTE bits
 PTE_P: Final = 1 << 0        # present
@@ -275,6 +275,19 @@ def translate(pml4: u64, v: u64) -> u64:
     """The physical address v maps to in this space (any half; 1 GiB and 2 MiB pages honoured),
     or NO_PA when it is not present or v is not canonical. Held (PROT_NONE) pages are not
     present: NO_PA."""
+    return lookup(pml4, v, PTE_P)
+
+
+def translate_user(pml4: u64, v: u64, write: bool) -> u64:
+    """translate() as a user access sees it: every level present and user-accessible (and
+    writable, for a write); NO_PA otherwise or for a kernel-half v."""
+    if v >= USER_TOP:
+        return NO_PA
+    return lookup(pml4, v, PTE_P | PTE_U | (PTE_W if write else 0))
+
+
+def lookup(pml4: u64, v: u64, need: u64) -> u64:
+    """The one page-table walk: v's physical address when every level has the `need` bits."""
     top = v >> 47
     if top != 0 and top != 0x1FFFF:
         return NO_PA
@@ -282,7 +295,7 @@ def translate(pml4: u64, v: u64) -> u64:
     shift: u64 = 39
     while True:
         e = table(t)[(v >> shift) & 511]
-        if e & PTE_P == 0:
+        if e & need != need:
             return NO_PA
         if shift == 12:
             return (e & PTE_ADDR) | (v & (PAGE_SIZE - 1))

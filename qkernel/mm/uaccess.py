@@ -11,16 +11,11 @@ from __future__ import annotations
 from qkernel.abi import PAGE_SIZE
 from qkernel.dialect import NULL, Final, cast, i64, memcpy, ptr, u8, u64
 from qkernel.arch import priv
-from qkernel.mm import vma
+from qkernel.mm import fault, pagetable, vma
+from qkernel.mm.pagetable import USER_TOP
 from qkernel.mm.addr import va
-from qkernel.syscalls.errno import EFAULT
+from qkernel.linux.errno import EFAULT
 
-USER_TOP: Final = 0x0000_8000_0000_0000
-PTE_P: Final = 1
-PTE_W: Final = 2
-PTE_U: Final = 4
-PTE_PS: Final = 0x80
-ADDR_MASK: Final = 0x000F_FFFF_FFFF_F000
 NOT_MAPPED: Final = 0xFFFF_FFFF_FFFF_FFFF
 
 
@@ -29,30 +24,17 @@ def user_page_pa(addr: u64, write: bool) -> u64:
     possible. A page the address space holds but has not populated yet (a fresh mmap, the stack
     below its populated top) is faulted in first, as the CPU's access would."""
     pa = walk(addr, write)
-    if pa == NOT_MAPPED and vma.current != NULL and addr < USER_TOP:
-        if vma.handle_fault(vma.current, addr, write, False) == 0:
+    if pa == NOT_MAPPED and vma.active != NULL and addr < USER_TOP:
+        if fault.handle_fault(vma.active, addr, write, False) == 0:
             pa = walk(addr, write)
     return pa
 
 
 def walk(addr: u64, write: bool) -> u64:
-    """The page-table walk of user_page_pa, without faulting anything in."""
-    if addr >= USER_TOP:
-        return NOT_MAPPED
-    table = priv.current_cr3() & ADDR_MASK
-    need: u64 = PTE_P | PTE_U | (PTE_W if write else 0)
-    shift: u64 = 39
-    while True:
-        entry = cast(ptr[u64], va(table))[(addr >> shift) & 511]
-        if entry & need != need:
-            return NOT_MAPPED
-        if shift == 12:
-            return (entry & ADDR_MASK) | (addr & (PAGE_SIZE - 1))
-        if entry & PTE_PS != 0:
-            size = u64(1) << shift
-            return (entry & ADDR_MASK & ~(size - 1)) | (addr & (size - 1))
-        table = entry & ADDR_MASK
-        shift -= 9
+    """The page-table walk of user_page_pa (pagetable.translate_user on the loaded tables),
+    without faulting anything in."""
+    pa = pagetable.translate_user(priv.current_cr3(), addr, write)
+    return NOT_MAPPED if pa == pagetable.NO_PA else pa
 
 
 def range_ok(addr: u64, n: u64, write: bool) -> bool:

@@ -1,10 +1,10 @@
-"""A process's virtual memory areas (VMAs) and the Linux memory calls on them.
+"""A process's virtual memory areas (VMAs): the AddressSpace record and the VMA set.
 
 Owns: the AddressSpace record (page-table root, the VMA array, brk, mmap base), the VMA array's
-invariants, and the semantics of mmap (anonymous), munmap, mprotect, brk, mremap and madvise,
-following Linux (mm/mmap.c, mm/mprotect.c, mm/mremap.c, mm/madvise.c) in argument checks, errno
-values and results. It keeps the page tables (qkernel.mm.pagetable) in step with the VMAs and
-owns the user frames they map: every frame a user leaf owns was allocated here and is freed here.
+invariants, lookup, gaps and placement, and carving and inserting VMAs. The semantics of the
+mmap family live in qkernel/mm/mmap.py and faults and population in qkernel/mm/fault.py; the
+three keep the page tables (qkernel.mm.pagetable) in step with the VMAs and own the user frames
+they map: every frame a user leaf owns was allocated by them and is freed by them.
 
 Invariants of AddressSpace.vmas[0 .. count): sorted by start, non-overlapping, each non-empty and
 page-aligned with end <= TASK_SIZE; adjacent VMAs that could be merged (same prot, flags, file
@@ -33,7 +33,13 @@ from qkernel.abi import PAGE_SIZE
 from qkernel.dialect import NULL, Final, addr_of, array, asm, i64, ptr, sizeof, struct, u32, u64
 from qkernel.mm import pagetable
 from qkernel.mm.pagetable import PAGE_MASK, PTE_P, PTE_U, PTE_W
-from qkernel.syscalls.errno import EFAULT, EINVAL, EEXIST, ENOMEM, EOPNOTSUPP, EPERM
+from qkernel.linux.errno import ENOMEM
+from qkernel.linux.mman import (PROT_READ, PROT_WRITE, PROT_EXEC, PROT_SEM,
+                                 PROT_GROWSDOWN, PROT_GROWSUP, MAP_TYPE, MAP_FIXED, MAP_ANONYMOUS,
+                                 MAP_32BIT, MAP_GROWSDOWN, MAP_DENYWRITE, MAP_EXECUTABLE,
+                                 MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE, MAP_NONBLOCK, MAP_STACK,
+                                 MAP_HUGETLB, MAP_FIXED_NOREPLACE, MAP_UNINITIALIZED,
+                                 MAP_HUGE_MASK, MAP_HUGE_SHIFT)
 
 TASK_SIZE: Final = 0x0000_7FFF_FFFF_F000   # end of user space (x86-64 Linux TASK_SIZE_MAX)
 MMAP_MIN_ADDR: Final = 0x10000             # vm.mmap_min_addr: nothing is mapped below
@@ -47,75 +53,13 @@ MAP_32BIT_LO: Final = 0x4000_0000
 MAP_32BIT_HI: Final = 0x8000_0000
 ERR_MIN: Final = 0xFFFF_FFFF_FFFF_F001     # u64 results at or above this are -errno
 
-# ---- prot (mmap / mprotect)
-PROT_NONE: Final = 0
-PROT_READ: Final = 1
-PROT_WRITE: Final = 2
-PROT_EXEC: Final = 4
-PROT_SEM: Final = 8
-PROT_GROWSDOWN: Final = 0x0100_0000
-PROT_GROWSUP: Final = 0x0200_0000
+# ---- the mmap family's flags: Linux's (qkernel/linux/mman.py); what this module derives from them
 PROT_RWX: Final = PROT_READ | PROT_WRITE | PROT_EXEC
 PROT_VALID: Final = PROT_RWX | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP
-
-# ---- mmap flags
-MAP_SHARED: Final = 0x01
-MAP_PRIVATE: Final = 0x02
-MAP_SHARED_VALIDATE: Final = 0x03
-MAP_TYPE: Final = 0x0F
-MAP_FIXED: Final = 0x10
-MAP_ANONYMOUS: Final = 0x20
-MAP_32BIT: Final = 0x40
-MAP_GROWSDOWN: Final = 0x100
-MAP_DENYWRITE: Final = 0x800
-MAP_EXECUTABLE: Final = 0x1000
-MAP_LOCKED: Final = 0x2000
-MAP_NORESERVE: Final = 0x4000
-MAP_POPULATE: Final = 0x8000
-MAP_NONBLOCK: Final = 0x10000
-MAP_STACK: Final = 0x20000
-MAP_HUGETLB: Final = 0x40000
-MAP_SYNC: Final = 0x80000
-MAP_FIXED_NOREPLACE: Final = 0x100000
-MAP_UNINITIALIZED: Final = 0x4000000
-HUGETLB_SIZE_MASK: Final = 0x3F << 26      # MAP_HUGE_SHIFT 26: page-size bits of MAP_HUGETLB
-# What MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK plus MAP_SYNC, which anonymous memory
-# refuses): anything else is -EOPNOTSUPP.
+HUGETLB_SIZE_MASK: Final = MAP_HUGE_MASK << MAP_HUGE_SHIFT  # page-size bits of MAP_HUGETLB
 MAP_KNOWN: Final = (MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_32BIT | MAP_GROWSDOWN | MAP_DENYWRITE
                     | MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK
                     | MAP_STACK | MAP_HUGETLB | MAP_FIXED_NOREPLACE | MAP_UNINITIALIZED | HUGETLB_SIZE_MASK)
-
-# ---- mremap flags
-MREMAP_MAYMOVE: Final = 1
-MREMAP_FIXED: Final = 2
-MREMAP_DONTUNMAP: Final = 4
-
-# ---- madvise advice
-MADV_NORMAL: Final = 0
-MADV_RANDOM: Final = 1
-MADV_SEQUENTIAL: Final = 2
-MADV_WILLNEED: Final = 3
-MADV_DONTNEED: Final = 4
-MADV_FREE: Final = 8
-MADV_REMOVE: Final = 9
-MADV_DONTFORK: Final = 10
-MADV_DOFORK: Final = 11
-MADV_MERGEABLE: Final = 12
-MADV_UNMERGEABLE: Final = 13
-MADV_HUGEPAGE: Final = 14
-MADV_NOHUGEPAGE: Final = 15
-MADV_DONTDUMP: Final = 16
-MADV_DODUMP: Final = 17
-MADV_WIPEONFORK: Final = 18
-MADV_KEEPONFORK: Final = 19
-MADV_COLD: Final = 20
-MADV_PAGEOUT: Final = 21
-MADV_POPULATE_READ: Final = 22
-MADV_POPULATE_WRITE: Final = 23
-MADV_DONTNEED_LOCKED: Final = 24
-MADV_COLLAPSE: Final = 25
-MADV_HWPOISON: Final = 100
-MADV_SOFT_OFFLINE: Final = 101
 
 # ---- Vma.flags
 VM_ANON: Final = 0x01        # no file behind it: pages start zeroed
@@ -148,12 +92,10 @@ class AddressSpace:
     vmas: array[Vma, MAX_VMAS]
 
 
-# The running process's address space (the #PF handler and the memory system calls use it);
+# The address space loaded in CR3 on this CPU (per-CPU: one vCPU today), which uaccess faults
+# pages into; the scheduler sets it with the task. Processes own theirs (Process.mm);
 # NULL before the first program starts.
-current: ptr[AddressSpace] = NULL
-# Bytes handle_fault maps per fault (a power of two >= PAGE_SIZE). On kvm_pvm a fault costs
-# ~1 ms of emulated CPL 0 work, so the kernel maps 64 KiB blocks there; elsewhere one page.
-fault_around: u64 = PAGE_SIZE
+active: ptr[AddressSpace] = NULL
 
 
 # ---- small helpers ---------------------------------------------------------------------------
@@ -262,47 +204,6 @@ def destroy(mm: ptr[AddressSpace]) -> None:
         pagetable.destroy_space(mm.pml4, True)
     mm.pml4 = 0
     mm.count = 0
-
-
-def init_space(mm: ptr[AddressSpace]) -> i64:
-    """init() over a fresh page-table space (pagetable.new_space()), with DEFAULT_MMAP_BASE and
-    the break at 0 until set_brk_start(). 0 or -ENOMEM."""
-    pml4 = pagetable.new_space()
-    if pml4 == 0:
-        return -ENOMEM
-    init(mm, pml4, DEFAULT_MMAP_BASE, 0)
-    return 0
-
-
-def set_brk_start(mm: ptr[AddressSpace], addr: u64) -> None:
-    """Places the (empty) heap at addr rounded up to a page: the end of the program's image."""
-    mm.brk_start = page_up(addr)
-    mm.brk = mm.brk_start
-
-
-def map_segment(mm: ptr[AddressSpace], start: u64, length: u64, prot: u64) -> i64:
-    """The program loader's mapping: private anonymous memory at exactly [start, start +
-    length) (replacing what was there), populated now with zeroed frames (PROT_NONE pages
-    excepted). 0 or -errno (mmap's, or -ENOMEM when frames run out)."""
-    r = mmap_anon(mm, start, length, prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS)
-    if is_err(r):
-        return i64(r)
-    return populate(mm, start, start + length)
-
-
-def map_stack(mm: ptr[AddressSpace], start: u64, length: u64, eager: u64) -> i64:
-    """The main stack: a grows-down RW VMA at exactly [start, start + length), its top `eager`
-    bytes (rounded to pages) populated now, the rest left to handle_fault(). 0 or -errno."""
-    r = mmap_anon(mm, start, length, PROT_READ | PROT_WRITE,
-                  MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_STACK)
-    if is_err(r):
-        return i64(r)
-    end = start + page_up(length)
-    if eager > end - start:
-        eager = end - start
-    if eager == 0:
-        return 0
-    return populate(mm, (end - eager) & PAGE_MASK, end)
 
 
 def lower_index(mm: ptr[AddressSpace], addr: u64) -> u64:
@@ -474,430 +375,4 @@ def insert_vma(mm: ptr[AddressSpace], start: u64, end: u64, prot: u64, flags: u6
         return -ENOMEM
     s = insert_slot(mm, i)
     s[0] = n
-    return 0
-
-
-# ---- mmap / munmap ---------------------------------------------------------------------------
-
-def mmap_anon(mm: ptr[AddressSpace], addr: u64, length: u64, prot: u64, flags: u64) -> u64:
-    """mmap(addr, length, prot, flags | MAP_ANONYMOUS, -1, 0): the mapping's address or -errno.
-    MAP_FIXED replaces what was there (frames freed); MAP_FIXED_NOREPLACE fails with -EEXIST
-    instead; otherwise the hint is used when free, else the highest free range below
-    mmap_base. Pages are not mapped (MAP_POPULATE: populated now, failures ignored as Linux
-    does). -EINVAL: length 0, bad map type, MAP_SHARED|MAP_GROWSDOWN, unaligned fixed address;
-    -ENOMEM: no room, too long, MAX_VMAS, MAP_HUGETLB (no huge pages); -EPERM: fixed below
-    MMAP_MIN_ADDR; -EOPNOTSUPP: unknown flags with MAP_SHARED_VALIDATE."""
-    mtype = flags & MAP_TYPE
-    vmflags: u64 = VM_ANON
-    if mtype == MAP_SHARED_VALIDATE:
-        if flags & MAP_KNOWN != flags or flags & MAP_SYNC != 0:
-            return u64(-EOPNOTSUPP)
-        vmflags |= VM_SHARED
-    elif mtype == MAP_SHARED:
-        vmflags |= VM_SHARED
-    elif mtype == MAP_PRIVATE:
-        vmflags |= VM_PRIVATE
-    else:
-        return u64(-EINVAL)
-    if length == 0:
-        return u64(-EINVAL)
-    if flags & MAP_HUGETLB != 0:
-        return u64(-ENOMEM)
-    if flags & MAP_GROWSDOWN != 0:
-        if vmflags & VM_SHARED != 0:
-            return u64(-EINVAL)
-        vmflags |= VM_GROWSDOWN
-    if flags & MAP_STACK != 0:
-        vmflags |= VM_STACK
-    length = page_up(length)
-    if length == 0:
-        return u64(-ENOMEM)
-    fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0
-    start = addr
-    if fixed:
-        if addr & (PAGE_SIZE - 1) != 0:
-            return u64(-EINVAL)
-        if length > TASK_SIZE or addr > TASK_SIZE - length:
-            return u64(-ENOMEM)
-        if addr < MMAP_MIN_ADDR:
-            return u64(-EPERM)
-        if flags & MAP_FIXED_NOREPLACE != 0 and intersects(mm, addr, addr + length):
-            return u64(-EEXIST)
-        need = slots_after_carve(mm, addr, addr + length)
-        if not would_merge(mm, addr, addr + length, prot & PROT_RWX, vmflags):
-            need += 1
-        if need > MAX_VMAS:
-            return u64(-ENOMEM)
-        carve(mm, addr, addr + length)
-    else:
-        start = get_area(mm, addr, length, flags)
-        if is_err(start):
-            return start
-        if mm.count >= MAX_VMAS and not would_merge(mm, start, start + length, prot & PROT_RWX, vmflags):
-            return u64(-ENOMEM)
-    if insert_vma(mm, start, start + length, prot & PROT_RWX, vmflags, 0, 0) != 0:
-        return u64(-ENOMEM)   # not reached: a slot was checked for above
-    if flags & MAP_POPULATE != 0 and flags & MAP_NONBLOCK == 0:
-        populate(mm, start, start + length)
-    return start
-
-
-def munmap(mm: ptr[AddressSpace], addr: u64, length: u64) -> i64:
-    """munmap(): 0 (also when nothing was mapped there), -EINVAL (unaligned addr, length 0,
-    beyond TASK_SIZE), -ENOMEM (a split would exceed MAX_VMAS)."""
-    if addr & (PAGE_SIZE - 1) != 0 or addr > TASK_SIZE or length > TASK_SIZE - addr:
-        return -EINVAL
-    length = page_up(length)
-    if length == 0:
-        return -EINVAL
-    return carve(mm, addr, addr + length)
-
-
-# ---- mprotect --------------------------------------------------------------------------------
-
-def mprotect(mm: ptr[AddressSpace], start: u64, length: u64, prot: u64) -> i64:
-    """mprotect(): changes the VMAs covering [start, start + length) (splitting at the ends,
-    merging afterwards) and the leaves already present. 0 (length 0 too), -EINVAL (unaligned
-    start, unknown prot bits, PROT_GROWSDOWN on a VMA that does not grow down, PROT_GROWSUP),
-    -ENOMEM (part of the range unmapped, overflow, MAX_VMAS): then nothing changed."""
-    if start & (PAGE_SIZE - 1) != 0 or prot & PROT_VALID != prot:
-        return -EINVAL
-    if prot & PROT_GROWSDOWN != 0 and prot & PROT_GROWSUP != 0:
-        return -EINVAL
-    if length == 0:
-        return 0
-    end = start + page_up(length)
-    if end <= start:
-        return -ENOMEM
-    i = lower_index(mm, start)
-    if i >= mm.count or mm.vmas[i].start >= end:
-        return -ENOMEM
-    if prot & PROT_GROWSUP != 0:
-        return -EINVAL
-    if prot & PROT_GROWSDOWN != 0:
-        if mm.vmas[i].flags & VM_GROWSDOWN == 0:
-            return -EINVAL
-        start = mm.vmas[i].start
-    elif mm.vmas[i].start > start:
-        return -ENOMEM
-    cur = start
-    j = i
-    while cur < end:
-        if j >= mm.count or mm.vmas[j].start > cur:
-            return -ENOMEM
-        cur = mm.vmas[j].end
-        j += 1
-    last = j - 1
-    newprot = prot & PROT_RWX
-    split_lo = mm.vmas[i].start < start and mm.vmas[i].prot != newprot
-    split_hi = mm.vmas[last].end > end and mm.vmas[last].prot != newprot
-    if mm.count + u64(split_lo) + u64(split_hi) > MAX_VMAS:
-        return -ENOMEM
-    if split_lo:
-        split_at(mm, i, start)
-        i += 1
-        last += 1
-    if split_hi:
-        split_at(mm, last, end)
-    for k in range(i, last + 1):
-        mm.vmas[k].prot = u32(newprot)
-    pagetable.protect_range(mm.pml4, start, end, pte_flags(newprot))
-    merge_span(mm, i, last + 1)
-    return 0
-
-
-# ---- brk ----------------------------------------------------------------------------------------
-
-def brk(mm: ptr[AddressSpace], new: u64) -> u64:
-    """brk(new): the new break, or the current one when new is below brk_start, the heap cannot
-    grow (another mapping within a page of the new end, TASK_SIZE, MAX_VMAS) or shrinking finds
-    nothing mapped to release. brk(0) queries. The heap is a VM_HEAP anonymous RW VMA from
-    brk_start to the break rounded up; shrinking unmaps and frees."""
-    orig = mm.brk
-    if new < mm.brk_start:
-        return orig
-    newbrk = page_up(new)
-    oldbrk = page_up(mm.brk)
-    if newbrk < new:
-        return orig
-    if oldbrk == newbrk:
-        mm.brk = new
-        return new
-    if new <= mm.brk:
-        if not intersects(mm, newbrk, oldbrk) or carve(mm, newbrk, oldbrk) != 0:
-            return orig
-        mm.brk = new
-        return new
-    if newbrk > TASK_SIZE or oldbrk < MMAP_MIN_ADDR:
-        return orig
-    if newbrk + PAGE_SIZE > gap_top(mm, lower_index(mm, oldbrk)):
-        return orig
-    if insert_vma(mm, oldbrk, newbrk, PROT_READ | PROT_WRITE, VM_ANON | VM_PRIVATE | VM_HEAP, 0, 0) != 0:
-        return orig
-    mm.brk = new
-    return new
-
-
-# ---- mremap ---------------------------------------------------------------------------------
-
-def move_vma(mm: ptr[AddressSpace], old: u64, old_len: u64, new_len: u64, dst: u64,
-             dontunmap: bool) -> u64:
-    """Moves [old, old + old_len) (inside one VMA) to a free [dst, dst + new_len): the pages
-    move with their frames; the VMA copy covers new_len. dst or -ENOMEM (nothing changed)."""
-    if mm.count + 2 > MAX_VMAS:
-        return u64(-ENOMEM)
-    v = find(mm, old)
-    src = v[0]
-    r = pagetable.move_range(mm.pml4, old, old + old_len, dst)
-    if r < 0:
-        return u64(-ENOMEM)
-    insert_vma(mm, dst, dst + new_len, u64(src.prot), u64(src.flags), src.file,
-               src.offset + (old - src.start))
-    if not dontunmap:
-        carve(mm, old, old + old_len)
-    return dst
-
-
-def mremap(mm: ptr[AddressSpace], old: u64, old_len: u64, new_len: u64, flags: u64,
-           new_addr: u64) -> u64:
-    """mremap(): the (possibly new) address or -errno. Shrinking unmaps the tail; growing
-    extends in place when the pages after the VMA are free, else moves with MREMAP_MAYMOVE
-    (pages keep their contents: the leaves move). MREMAP_FIXED moves to new_addr (replacing
-    what was there), MREMAP_DONTUNMAP leaves the old range mapped and empty. -EINVAL (flags,
-    alignment, new_len 0, old_len 0, overlapping fixed ranges), -EFAULT (old range not inside
-    one VMA), -ENOMEM (no room without MAYMOVE, no free range, MAX_VMAS)."""
-    if flags & (MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != flags:
-        return u64(-EINVAL)
-    if flags & MREMAP_FIXED != 0 and flags & MREMAP_MAYMOVE == 0:
-        return u64(-EINVAL)
-    if flags & MREMAP_DONTUNMAP != 0 and (flags & MREMAP_MAYMOVE == 0 or old_len != new_len):
-        return u64(-EINVAL)
-    if old & (PAGE_SIZE - 1) != 0:
-        return u64(-EINVAL)
-    old_len = page_up(old_len)
-    new_len = page_up(new_len)
-    if new_len == 0:
-        return u64(-EINVAL)
-    v = find(mm, old)
-    if v == NULL:
-        return u64(-EFAULT)
-    if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0:
-        return mremap_to(mm, old, old_len, new_len, flags, new_addr)
-    if old_len >= new_len:
-        if old_len == new_len:
-            return old
-        r = munmap(mm, old + new_len, old_len - new_len)
-        if r != 0:
-            return u64(r)
-        return old
-    if old_len == 0:
-        return u64(-EINVAL)
-    if old_len > v.end - old:
-        return u64(-EFAULT)
-    if old + old_len == v.end:
-        newend = old + new_len
-        if newend > v.end and newend <= TASK_SIZE and not intersects(mm, v.end, newend):
-            i = lower_index(mm, old)
-            v.end = newend
-            merge_span(mm, i + 1, i + 1)
-            return old
-    if flags & MREMAP_MAYMOVE == 0:
-        return u64(-ENOMEM)
-    dst = get_area(mm, 0, new_len, 0)
-    if is_err(dst):
-        return dst
-    return move_vma(mm, old, old_len, new_len, dst, False)
-
-
-def mremap_to(mm: ptr[AddressSpace], old: u64, old_len: u64, new_len: u64, flags: u64,
-              new_addr: u64) -> u64:
-    """mremap with MREMAP_FIXED (new_addr is the place) or MREMAP_DONTUNMAP (new_addr a hint)."""
-    if new_addr & (PAGE_SIZE - 1) != 0:
-        return u64(-EINVAL)
-    if new_len > TASK_SIZE or new_addr > TASK_SIZE - new_len:
-        return u64(-EINVAL)
-    if old + old_len > new_addr and new_addr + new_len > old:
-        return u64(-EINVAL)
-    fixed = flags & MREMAP_FIXED != 0
-    if fixed:
-        if new_addr < MMAP_MIN_ADDR:
-            return u64(-EPERM)
-        r = munmap(mm, new_addr, new_len)
-        if r != 0:
-            return u64(r)
-    if old_len > new_len:
-        r2 = munmap(mm, old + new_len, old_len - new_len)
-        if r2 != 0:
-            return u64(r2)
-        old_len = new_len
-    v = find(mm, old)
-    if v == NULL:
-        return u64(-EFAULT)
-    if old_len == 0:
-        return u64(-EINVAL)
-    if old_len > v.end - old:
-        return u64(-EFAULT)
-    dst = new_addr
-    if not fixed:
-        dst = get_area(mm, new_addr, new_len, 0)
-        if is_err(dst):
-            return dst
-    return move_vma(mm, old, old_len, new_len, dst, flags & MREMAP_DONTUNMAP != 0)
-
-
-# ---- madvise --------------------------------------------------------------------------------
-
-def advice_valid(advice: u64) -> bool:
-    return (advice <= MADV_DONTNEED or (MADV_FREE <= advice and advice <= MADV_DONTNEED_LOCKED)
-            or advice == MADV_HWPOISON or advice == MADV_SOFT_OFFLINE)
-
-
-def madvise(mm: ptr[AddressSpace], start: u64, length: u64, advice: u64) -> i64:
-    """madvise(): MADV_DONTNEED / MADV_DONTNEED_LOCKED / MADV_FREE drop the pages of private
-    anonymous VMAs in the range (they read back as zero; on shared ones DONTNEED keeps them,
-    which reads the same as refaulting shared memory; FREE is -EINVAL there);
-    MADV_POPULATE_READ/WRITE populate (-EINVAL where the VMA does not allow the access);
-    MADV_REMOVE is -EINVAL (no file behind anonymous memory); WIPEONFORK/KEEPONFORK need
-    private VMAs; the other known advice is accepted and ignored. -EINVAL for unknown advice or
-    an unaligned start, -EPERM for HWPOISON/SOFT_OFFLINE, -ENOMEM when part of the range is
-    unmapped (after applying the advice to the mapped part, like Linux)."""
-    if not advice_valid(advice) or start & (PAGE_SIZE - 1) != 0:
-        return -EINVAL
-    end = start + page_up(length)
-    if length != 0 and end == start:
-        return -EINVAL
-    if end < start:
-        return -EINVAL
-    if end == start:
-        return 0
-    if advice == MADV_HWPOISON or advice == MADV_SOFT_OFFLINE:
-        return -EPERM
-    if advice == MADV_COLLAPSE:
-        return -EINVAL
-    hole = False
-    cur = start
-    i = lower_index(mm, start)
-    while cur < end:
-        if i >= mm.count or mm.vmas[i].start >= end:
-            hole = True
-            break
-        v = vma_at(mm, i)
-        if v.start > cur:
-            hole = True
-            if advice == MADV_POPULATE_READ or advice == MADV_POPULATE_WRITE:
-                return -ENOMEM
-        s = v.start if v.start > cur else cur
-        e = v.end if v.end < end else end
-        shared = v.flags & VM_SHARED != 0
-        if advice == MADV_DONTNEED or advice == MADV_DONTNEED_LOCKED or advice == MADV_FREE:
-            if shared and advice == MADV_FREE:
-                return -EINVAL
-            if not shared:
-                pagetable.unmap_range(mm.pml4, s, e, True)
-        elif advice == MADV_POPULATE_READ or advice == MADV_POPULATE_WRITE:
-            if v.prot & PROT_RWX == 0 or (advice == MADV_POPULATE_WRITE and v.prot & PROT_WRITE == 0):
-                return -EINVAL
-            r = pagetable.populate_range(mm.pml4, s, e, pte_flags(u64(v.prot)))
-            if r < 0:
-                return r
-        elif advice == MADV_REMOVE:
-            return -EINVAL
-        elif advice == MADV_WIPEONFORK or advice == MADV_KEEPONFORK:
-            if shared:
-                return -EINVAL
-        cur = e
-        i += 1
-    if hole:
-        return -ENOMEM
-    return 0
-
-
-# ---- population and faults ------------------------------------------------------------------
-
-def populate(mm: ptr[AddressSpace], start: u64, end: u64) -> i64:
-    """Eagerly maps zeroed frames on every page of [start, end) (rounded out to pages) that has
-    none, in every VMA there except PROT_NONE ones. 0, -ENOMEM when part of the range is not
-    mapped (nothing done) or frames ran out (pages mapped so far stay: they are valid)."""
-    start &= PAGE_MASK
-    end = page_up(end)
-    if end == 0 or end > TASK_SIZE:
-        return -ENOMEM
-    if end <= start:
-        return 0
-    i = lower_index(mm, start)
-    cur = start
-    j = i
-    while cur < end:
-        if j >= mm.count or mm.vmas[j].start > cur:
-            return -ENOMEM
-        cur = mm.vmas[j].end
-        j += 1
-    while i < j:
-        v = vma_at(mm, i)
-        if v.prot & PROT_RWX != 0:
-            s = v.start if v.start > start else start
-            e = v.end if v.end < end else end
-            r = pagetable.populate_range(mm.pml4, s, e, pte_flags(u64(v.prot)))
-            if r < 0:
-                return r
-        i += 1
-    return 0
-
-
-def expand_down(mm: ptr[AddressSpace], i: u64, new_start: u64) -> bool:
-    """Grows the grows-down vmas[i] down to new_start (page-aligned) if the stack limit, the
-    guard gap above the previous VMA and MMAP_MIN_ADDR allow."""
-    v = vma_at(mm, i)
-    if new_start < MMAP_MIN_ADDR or v.end - new_start > mm.stack_rlimit:
-        return False
-    if i > 0:
-        p = vma_at(mm, i - 1)
-        if p.end > new_start:
-            return False
-        if p.flags & VM_GROWSDOWN == 0 and p.prot & PROT_RWX != 0 and new_start - p.end < STACK_GUARD_GAP:
-            return False
-    v.offset -= v.start - new_start
-    v.start = new_start
-    return True
-
-
-def handle_fault(mm: ptr[AddressSpace], addr: u64, is_write: bool, is_exec: bool) -> i64:
-    """A user page fault at addr: 0 when handled (a zeroed frame mapped, a grows-down VMA
-    extended, or the leaf already allowed the access), -EFAULT when the access is not allowed
-    (no VMA, or its prot forbids it: the caller delivers SIGSEGV), -ENOMEM when no frame is
-    left (the caller kills the process)."""
-    if addr >= TASK_SIZE:
-        return -EFAULT
-    i = lower_index(mm, addr)
-    if i >= mm.count:
-        return -EFAULT
-    v = vma_at(mm, i)
-    if v.start > addr:
-        if v.flags & VM_GROWSDOWN == 0 or not expand_down(mm, i, addr & PAGE_MASK):
-            return -EFAULT
-        merge_span(mm, i, i)              # it may now touch a grows-down VMA below it
-        i = lower_index(mm, addr)
-        v = vma_at(mm, i)
-    prot = u64(v.prot)
-    if prot & PROT_RWX == 0 or (is_write and prot & PROT_WRITE == 0) or (is_exec and prot & PROT_EXEC == 0):
-        return -EFAULT
-    page = addr & PAGE_MASK
-    flags = pte_flags(prot)
-    e = pagetable.get_leaf(mm.pml4, page)
-    if e != 0:
-        if e & flags != flags or e & pagetable.PTE_NX & ~flags != 0:
-            pagetable.protect(mm.pml4, page, flags)   # out of step with the VMA: resync
-        return 0
-    lo = page
-    hi = page + PAGE_SIZE
-    if fault_around > PAGE_SIZE:  # map the aligned block around the page too, inside this VMA
-        lo = page & ~(fault_around - 1)
-        hi = lo + fault_around
-        if lo < v.start:
-            lo = v.start
-        if hi > v.end:
-            hi = v.end
-    r = pagetable.populate_range(mm.pml4, lo, hi, flags)
-    if r < 0:
-        return r
     return 0

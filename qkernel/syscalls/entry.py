@@ -1,43 +1,41 @@
 """From a trap frame to a system call and back: the x86-64 syscall ABI (number in rax, arguments
-in rdi, rsi, rdx, r10, r8, r9, result in rax), --strace output, and user faults turned into the
-death by signal Linux would deliver (no handlers yet: SIGSEGV, SIGILL, SIGFPE, SIGTRAP, SIGBUS
-end the process with status 128 + signal)."""
+in rdi, rsi, rdx, r10, r8, r9, result in rax), restarts, --strace output, and user faults turned
+into the death by signal Linux would deliver (no handlers yet: SIGSEGV, SIGILL, SIGFPE, SIGTRAP,
+SIGBUS end the process with status 128 + signal)."""
 
 from __future__ import annotations
 
-from qkernel.abi import LOG_INFO, QCALL_CONSOLE_WRITE
+from qkernel import qcall
+from qkernel.abi import LOG_INFO
 from qkernel.arch import trap
-from qkernel.arch.trap import TrapFrame
-from qkernel.dialect import Final, addr_of, i64, ptr, u64
+from qkernel.arch.frame import TrapFrame
+from qkernel.dialect import Final, addr_of, i64, kfmt, ptr, u64
 from qkernel.klog import finish, start
 from qkernel.lib import fmt
-from qkernel.mm import vma
-from qkernel.mm.addr import pa
-from qkernel.qcall import qcall
-from qkernel.syscalls import errno, table
-from qkernel.syscalls.errno import ENOMEM
+from qkernel.linux import errno
+from qkernel.linux.errno import ENOMEM, ERESTART_RESTARTBLOCK, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS
+from qkernel.linux.signal import SIGBUS, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGTRAP
+from qkernel.mm import fault
+from qkernel.syscalls import table
 from qkernel.syscalls.sys_process import exit_process
+from qkernel.syscalls.table import STATUS_SUPPORTED, SyscallArgs
+from qkernel.task import sched, task
 
-SIGILL: Final = 4
-SIGTRAP: Final = 5
-SIGBUS: Final = 7
-SIGFPE: Final = 8
-SIGKILL: Final = 9
-SIGSEGV: Final = 11
 VEC_PF: Final = 14
 PF_WRITE: Final = 2
 PF_FETCH: Final = 0x10
+SYSCALL_INSN_LEN: Final = 2  # `syscall` is 0f 05
 
 strace: bool = False
-line: fmt.Line = fmt.Line()
+line: fmt.Line = fmt.Line()  # the strace line being built: per-CPU (one vCPU)
 
 
 def _trace(nr: u64, frame: ptr[TrapFrame], result: i64) -> None:
     lp = addr_of(line)
     fmt.clear(lp)
     fmt.put_str(lp, table.name_of(nr))
-    if table.name_of(nr)[0] == 63:  # "?": unknown, show the number
-        fmt.put_str(lp, b"_")
+    if table.name_of(nr)[0] == 0:  # no Linux name: show the number
+        fmt.put_str(lp, b"syscall_")
         fmt.put_dec(lp, nr)
     fmt.put_char(lp, 40)
     fmt.put_hex(lp, frame.rdi)
@@ -55,18 +53,46 @@ def _trace(nr: u64, frame: ptr[TrapFrame], result: i64) -> None:
     if result < 0 and result > -4096 and errno.name(result)[0] != 0:
         fmt.put_str(lp, b"-1 ")       # as strace shows a failure: -1 and the errno's name
         fmt.put_str(lp, errno.name(result))
+        fmt.put_str(lp, b" (")
+        fmt.put_str(lp, errno.message(result))
+        fmt.put_str(lp, b")")
     else:
         fmt.put_signed(lp, result)
+    if table.status_of(nr) != STATUS_SUPPORTED and table.note_of(nr)[0] != 0:
+        fmt.put_str(lp, b"  # ")
+        fmt.put_str(lp, table.note_of(nr))
     fmt.put_char(lp, 10)
-    qcall(QCALL_CONSOLE_WRITE, 2, pa(u64(addr_of(lp.data))), lp.len, 0)
+    qcall.console_write(2, addr_of(lp.data[0]), lp.len)
+
+
+def is_restart(result: i64) -> bool:
+    return result == -ERESTARTSYS or result == -ERESTARTNOINTR or result == -ERESTARTNOHAND or \
+        result == -ERESTART_RESTARTBLOCK
 
 
 def syscall_trap(frame: ptr[TrapFrame]) -> None:
-    nr = frame.rax
-    result = table.dispatch(nr, frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9)
+    """A system call of the current task: its arguments from the frame, the handler's result
+    back in rax. A restart (no signal delivery exists yet to turn one into EINTR) re-executes
+    the `syscall` instruction with the original rax."""
+    t = task.current
+    t.frame = frame
+    args: SyscallArgs = SyscallArgs()
+    args.nr = frame.rax
+    args.a0 = frame.rdi
+    args.a1 = frame.rsi
+    args.a2 = frame.rdx
+    args.a3 = frame.r10
+    args.a4 = frame.r8
+    args.a5 = frame.r9
+    args.frame = frame
+    result = table.dispatch(t, addr_of(args))
     if strace:
-        _trace(nr, frame, result)
-    frame.rax = u64(result)
+        _trace(args.nr, frame, result)
+    if is_restart(result):
+        frame.rip -= SYSCALL_INSN_LEN  # rax still holds the number
+    else:
+        frame.rax = u64(result)
+    sched.preempt_point()  # the return to user mode: where a slice that ran out switches
 
 
 def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
@@ -74,7 +100,7 @@ def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
     not populated yet) resumes it; otherwise the signal Linux would send, and with no handler
     yet, death by it (SIGKILL when memory is exhausted, as the OOM killer)."""
     if vector == VEC_PF:
-        r = vma.handle_fault(vma.current, trap.fault_address(), frame.error & PF_WRITE != 0,
+        r = fault.handle_fault(task.current.process.mm, trap.fault_address(), frame.error & PF_WRITE != 0,
                              frame.error & PF_FETCH != 0)
         if r == 0:
             return
@@ -89,16 +115,7 @@ def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
         sig = SIGTRAP
     elif vector == 17:
         sig = SIGBUS
-    lp = start(LOG_INFO)
-    fmt.put_str(lp, b"program killed by signal ")
-    fmt.put_dec(lp, sig)
-    fmt.put_str(lp, b": vector ")
-    fmt.put_dec(lp, vector)
-    fmt.put_str(lp, b" at rip=")
-    fmt.put_hex(lp, frame.rip)
-    fmt.put_str(lp, b" cr2=")
-    fmt.put_hex(lp, trap.fault_address())
-    fmt.put_str(lp, b" error=")
-    fmt.put_hex(lp, frame.error)
+    kfmt(start(LOG_INFO), b"program killed by signal %u: vector %u at rip=%x cr2=%x error=%x",
+         sig, vector, frame.rip, trap.fault_address(), frame.error)
     finish(LOG_INFO)
     exit_process(128 + sig)

@@ -1,40 +1,33 @@
-"""System information and limits: sysinfo, getrandom, getrlimit, prlimit64, rseq."""
+"""System information and limits: sysinfo, getrandom, getrlimit, prlimit64."""
 
 from __future__ import annotations
 
-from qkernel.abi import QCALL_RANDOM
-from qkernel.dialect import Final, addr_of, array, i64, memset, u64
+from qkernel import qcall
+from qkernel.abi import PAGE_SIZE
+from qkernel.dialect import addr_of, cast, i64, ptr, sizeof, u8, u64
+from qkernel.linux.errno import EFAULT, EINVAL, ESRCH
+from qkernel.linux.resource import RLIMIT_NLIMITS, RLIMIT_NOFILE, RLIMIT_STACK, Rlimit, Sysinfo
+from qkernel.linux.utsname import GETRANDOM_MAX, GRND_INSECURE, GRND_NONBLOCK, GRND_RANDOM
 from qkernel.mm import frames
-from qkernel.mm.addr import pa
 from qkernel.mm.uaccess import copy_to_user, range_ok
-from qkernel.qcall import qcall
-from qkernel.syscalls.errno import EFAULT, EINVAL, ENOSYS
-from qkernel.syscalls.sys_io import bounce
-
-GRND_NONBLOCK: Final = 1
-GRND_RANDOM: Final = 2
-GRND_INSECURE: Final = 4
-RLIM_INFINITY: Final = 0xFFFF_FFFF_FFFF_FFFF
-RLIMIT_STACK: Final = 3
-RLIMIT_NOFILE: Final = 7
-RLIMIT_NLIMITS: Final = 16
-GETRANDOM_MAX: Final = 33554431  # Linux caps one call at 32 MiB - 1
-
-info: array[u64, 14] = array[u64, 14]()   # struct sysinfo (112 bytes)
-lim: array[u64, 2] = array[u64, 2]()
+from qkernel.syscalls.table import SyscallArgs
+from qkernel.task.task import SCRATCH_SIZE, Task
 
 
-def sys_sysinfo(buf: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    memset(addr_of(info[0]), 0, 112)
-    info[4] = frames.nframes * 4096    # totalram
-    info[5] = frames.nfree * 4096      # freeram
-    info[10] = 1                       # procs (u16 in the first half of the word)
-    info[13] = 1                       # mem_unit (u32 at offset 104)
-    return copy_to_user(buf, addr_of(info[0]), 112)
+def sys_sysinfo(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """Partial: memory figures and one process; no load averages or uptime yet."""
+    si: Sysinfo = Sysinfo()
+    si.totalram = frames.nframes * PAGE_SIZE
+    si.freeram = frames.nfree * PAGE_SIZE
+    si.procs = 1
+    si.mem_unit = 1
+    return copy_to_user(a.a0, cast(ptr[u8], addr_of(si)), sizeof(Sysinfo))
 
 
-def sys_getrandom(buf: u64, n: u64, flags: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    if flags & ~u64(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0:
+def sys_getrandom(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    buf = a.a0
+    n = a.a1
+    if a.a2 & ~u64(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0:
         return -EINVAL
     if n > GETRANDOM_MAX:
         n = GETRANDOM_MAX
@@ -43,43 +36,43 @@ def sys_getrandom(buf: u64, n: u64, flags: u64, a3: u64, a4: u64, a5: u64) -> i6
     done: u64 = 0
     while done < n:
         chunk = n - done
-        if chunk > 65536:
-            chunk = 65536
-        qcall(QCALL_RANDOM, pa(u64(addr_of(bounce[0]))), chunk, 0, 0)
-        if copy_to_user(buf + done, addr_of(bounce[0]), chunk) != 0:
+        if chunk > SCRATCH_SIZE:
+            chunk = SCRATCH_SIZE
+        qcall.random_bytes(t.scratch, chunk)
+        if copy_to_user(buf + done, t.scratch, chunk) != 0:
             return -EFAULT
         done += chunk
     return i64(done)
 
 
-def _limit(resource: u64) -> None:
-    lim[0] = RLIM_INFINITY
-    lim[1] = RLIM_INFINITY
+def _limit(resource: u64, out: ptr[Rlimit]) -> None:
+    """The limits reported (the kernel enforces none yet: the processes issue)."""
+    out.rlim_cur = 0xFFFF_FFFF_FFFF_FFFF
+    out.rlim_max = 0xFFFF_FFFF_FFFF_FFFF
     if resource == RLIMIT_STACK:
-        lim[0] = 8 << 20
+        out.rlim_cur = 8 << 20
     elif resource == RLIMIT_NOFILE:
-        lim[0] = 1024
-        lim[1] = 4096
+        out.rlim_cur = 1024
+        out.rlim_max = 4096
 
 
-def sys_getrlimit(resource: u64, rlim: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    if resource >= RLIMIT_NLIMITS:
+def sys_getrlimit(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    if a.a0 >= RLIMIT_NLIMITS:
         return -EINVAL
-    _limit(resource)
-    return copy_to_user(rlim, addr_of(lim[0]), 16)
+    lim: Rlimit = Rlimit()
+    _limit(a.a0, addr_of(lim))
+    return copy_to_user(a.a1, cast(ptr[u8], addr_of(lim)), sizeof(Rlimit))
 
 
-def sys_prlimit64(pid: u64, resource: u64, new: u64, old: u64, a4: u64, a5: u64) -> i64:
-    """Reports the limits; setting them is accepted and ignored (partial)."""
-    if resource >= RLIMIT_NLIMITS:
+def sys_prlimit64(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """Partial: reports the limits; setting them is accepted and ignored."""
+    if a.a0 != 0 and a.a0 != t.process.pid:
+        return -ESRCH
+    if a.a1 >= RLIMIT_NLIMITS:
         return -EINVAL
-    if old != 0:
-        _limit(resource)
-        if copy_to_user(old, addr_of(lim[0]), 16) != 0:
+    if a.a3 != 0:
+        lim: Rlimit = Rlimit()
+        _limit(a.a1, addr_of(lim))
+        if copy_to_user(a.a3, cast(ptr[u8], addr_of(lim)), sizeof(Rlimit)) != 0:
             return -EFAULT
     return 0
-
-
-def sys_rseq(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    """Restartable sequences are optional for libcs (glibc falls back when this fails)."""
-    return -ENOSYS

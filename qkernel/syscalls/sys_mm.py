@@ -1,40 +1,43 @@
 """Memory system calls: brk, mmap (anonymous), munmap, mprotect, mremap, madvise — thin wrappers
-over qkernel/mm/vma.py on the current address space."""
+over qkernel/mm/mmap.py on the calling process's address space."""
 
 from __future__ import annotations
 
-from qkernel.dialect import Final, i64, u64
-from qkernel.mm import vma
-from qkernel.syscalls import sys_io
-from qkernel.syscalls.errno import EBADF, EINVAL, ENODEV
+from qkernel.dialect import Final, i64, ptr
+from qkernel.linux.errno import EBADF, EINVAL, ENODEV
+from qkernel.linux.mman import MAP_ANONYMOUS
+from qkernel.mm import mmap
+from qkernel.syscalls.table import SyscallArgs
+from qkernel.task.process import fd_is_stdio
+from qkernel.task.task import Task
 
 PAGE_MASK_LOW: Final = 0xFFF
 
 
-def sys_brk(new: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    return i64(vma.brk(vma.current, new))
+def sys_brk(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    return i64(mmap.brk(t.process.mm, a.a0))
 
 
-def sys_mmap(addr: u64, length: u64, prot: u64, flags: u64, fd: u64, offset: u64) -> i64:
+def sys_mmap(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     """Anonymous mappings; file mappings arrive with the VFS (-ENODEV until then)."""
-    if offset & PAGE_MASK_LOW != 0:
+    if a.a5 & PAGE_MASK_LOW != 0:
         return -EINVAL
-    if flags & vma.MAP_ANONYMOUS == 0:
-        return -ENODEV if fd < 3 and sys_io.stdio_open >> fd & 1 != 0 else -EBADF
-    return i64(vma.mmap_anon(vma.current, addr, length, prot, flags))
+    if a.a3 & MAP_ANONYMOUS == 0:
+        return -ENODEV if fd_is_stdio(t.process, a.a4) else -EBADF
+    return i64(mmap.mmap_anon(t.process.mm, a.a0, a.a1, a.a2, a.a3))
 
 
-def sys_munmap(addr: u64, length: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    return vma.munmap(vma.current, addr, length)
+def sys_munmap(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    return mmap.munmap(t.process.mm, a.a0, a.a1)
 
 
-def sys_mprotect(addr: u64, length: u64, prot: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    return vma.mprotect(vma.current, addr, length, prot)
+def sys_mprotect(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    return mmap.mprotect(t.process.mm, a.a0, a.a1, a.a2)
 
 
-def sys_mremap(old: u64, old_len: u64, new_len: u64, flags: u64, new_addr: u64, a5: u64) -> i64:
-    return i64(vma.mremap(vma.current, old, old_len, new_len, flags, new_addr))
+def sys_mremap(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    return i64(mmap.mremap(t.process.mm, a.a0, a.a1, a.a2, a.a3, a.a4))
 
 
-def sys_madvise(addr: u64, length: u64, advice: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    return vma.madvise(vma.current, addr, length, advice)
+def sys_madvise(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    return mmap.madvise(t.process.mm, a.a0, a.a1, a.a2)

@@ -1,201 +1,240 @@
-"""Process identity and lifetime: exit, exit_group, getpid & co., set_tid_address,
-set_robust_list, arch_prctl, prctl, uname, sched_yield, sched_getaffinity."""
+"""Process identity and lifetime: exit, exit_group, getpid & co., credentials, set_tid_address,
+set_robust_list, arch_prctl, prctl, uname, umask, the scheduler queries."""
 
 from __future__ import annotations
 
-from qkernel.abi import QCALL_EXIT
-from qkernel.arch import syscall
-from qkernel.dialect import Final, addr_of, array, i64, memset, ptr, u8, u32, u64
+from qkernel import qcall
+from qkernel.arch import percpu
+from qkernel.dialect import addr_of, array, cast, i64, memcpy, ptr, sizeof, u8, u32, u64
+from qkernel.linux.errno import EFAULT, EINVAL, EPERM, ESRCH
+from qkernel.linux.sched import SCHED_OTHER
+from qkernel.linux.utsname import (ARCH_GET_FS, ARCH_SET_FS, PR_GET_NAME, PR_SET_NAME,
+                                   TASK_COMM_LEN, UTS_LEN, Utsname)
+from qkernel.mm.pagetable import USER_TOP
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
-from qkernel.proc import current
-from qkernel.qcall import qcall
-from qkernel.syscalls.errno import EFAULT, EINVAL, EPERM, ESRCH
-
-ARCH_SET_GS: Final = 0x1001
-ARCH_SET_FS: Final = 0x1002
-ARCH_GET_FS: Final = 0x1003
-ARCH_GET_GS: Final = 0x1004
-PR_SET_NAME: Final = 15
-PR_GET_NAME: Final = 16
-USER_TOP: Final = 0x0000_8000_0000_0000
-UTS_FIELD: Final = 65
+from qkernel.syscalls.table import SyscallArgs
+from qkernel.task.process import Process, set_name
+from qkernel.task.task import Task
 
 
 def exit_process(status: u64) -> None:
-    """Ends the sandbox with `status` (0..255, or 128+N for death by signal N)."""
-    qcall(QCALL_EXIT, status & 0xFF, 0, 0, 0)
+    """Ends the sandbox with `status` (0..255, or 128+N for death by signal N): the first
+    process is the sandbox's; with fork, a process's exit becomes a zombie for its parent."""
+    qcall.exit_sandbox(status)
 
 
-def sys_exit_group(status: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    exit_process(status)
+def sys_exit(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """One thread per process today: the last thread's exit ends the process."""
+    exit_process(a.a0)
     return 0
 
 
-def sys_getpid(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    return i64(current.pid)
-
-
-def sys_getppid(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    return i64(current.ppid)
-
-
-def sys_getid_zero(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    """getuid/geteuid/getgid/getegid: the sandbox runs as root inside (uid 0)."""
+def sys_exit_group(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    exit_process(a.a0)
     return 0
 
 
-def sys_set_tid_address(tidptr: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    current.clear_child_tid = tidptr
-    return i64(current.pid)
+def _is_self(t: ptr[Task], pid: u64) -> bool:
+    return pid == 0 or pid == t.process.pid
 
 
-def sys_set_robust_list(head: u64, length: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    if length != 24:
+def sys_getpid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    return i64(t.process.pid)
+
+
+def sys_gettid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    return i64(t.tid)
+
+
+def sys_getppid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    return i64(t.process.ppid)
+
+
+def sys_getuid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    return i64(t.process.creds.uid)
+
+
+def sys_geteuid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    return i64(t.process.creds.euid)
+
+
+def sys_getgid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    return i64(t.process.creds.gid)
+
+
+def sys_getegid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    return i64(t.process.creds.egid)
+
+
+def _put_ids(r: u64, e: u64, s: u64, ri: u32, ei: u32, si: u32) -> i64:
+    ids: array[u32, 3] = array[u32, 3]()
+    ids[0] = ri
+    ids[1] = ei
+    ids[2] = si
+    if copy_to_user(r, cast(ptr[u8], addr_of(ids[0])), 4) != 0 or \
+            copy_to_user(e, cast(ptr[u8], addr_of(ids[1])), 4) != 0 or \
+            copy_to_user(s, cast(ptr[u8], addr_of(ids[2])), 4) != 0:
+        return -EFAULT
+    return 0
+
+
+def sys_getresuid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    c = addr_of(t.process.creds)
+    return _put_ids(a.a0, a.a1, a.a2, c.uid, c.euid, c.suid)
+
+
+def sys_getresgid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    c = addr_of(t.process.creds)
+    return _put_ids(a.a0, a.a1, a.a2, c.gid, c.egid, c.sgid)
+
+
+def sys_getgroups(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    c = addr_of(t.process.creds)
+    size = a.a0 & 0xFFFFFFFF
+    if size == 0:
+        return i64(c.ngroups)
+    if size < u64(c.ngroups):
         return -EINVAL
-    current.robust_list = head
+    r = copy_to_user(a.a1, cast(ptr[u8], addr_of(c.groups[0])), u64(c.ngroups) * 4)
+    return r if r < 0 else i64(c.ngroups)
+
+
+def sys_setuid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """Partial: the sandbox keeps one identity; setting the current uid succeeds, others
+    -EPERM (the setuid family within the sandbox: the processes issue)."""
+    return 0 if u32(a.a0) == t.process.creds.uid else -EPERM
+
+
+def sys_setgid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    return 0 if u32(a.a0) == t.process.creds.gid else -EPERM
+
+
+def sys_set_tid_address(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    t.clear_child_tid = a.a0
+    return i64(t.tid)
+
+
+def sys_set_robust_list(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    if a.a1 != 24:  # sizeof(struct robust_list_head)
+        return -EINVAL
+    t.robust_list = a.a0
+    t.robust_len = a.a1
     return 0
 
 
-def sys_arch_prctl(code: u64, addr: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
+def sys_arch_prctl(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    code = a.a0
+    addr = a.a1
     if code == ARCH_SET_FS:
         if addr >= USER_TOP:
-            return -EFAULT  # Linux: -EPERM for non-canonical; a kernel-half base is refused
-        current.fs_base = addr
-        syscall.set_fs_base(addr)
+            return -EPERM  # Linux: a base outside the user half is refused
+        t.fs_base = addr
+        percpu.set_fs_base(addr)
         return 0
     if code == ARCH_GET_FS:
-        v = current.fs_base
-        return copy_to_user(addr, addr_of(v), 8)
+        v = t.fs_base
+        return copy_to_user(addr, cast(ptr[u8], addr_of(v)), 8)
     return -EINVAL
 
 
-def sys_prctl(option: u64, arg2: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
+def sys_prctl(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    option = a.a0
     if option == PR_SET_NAME:
         buf: array[u8, 16] = array[u8, 16]()
         i: u64 = 0
-        while i < 15:  # copy up to 15 bytes, stopping at NUL (Linux: strncpy_from_user, 16)
-            if copy_from_user(addr_of(buf[i]), arg2 + i, 1) != 0:
+        while i < TASK_COMM_LEN - 1:  # up to 15 bytes, stopping at NUL (Linux: strncpy_from_user)
+            if copy_from_user(addr_of(buf[i]), a.a1 + i, 1) != 0:
                 return -EFAULT
             if buf[i] == 0:
                 break
             i += 1
-        buf[15] = 0
-        memset(addr_of(current.name[0]), 0, 16)
-        for j in range(i):
-            current.name[j] = buf[j]
+        set_name(t.process, addr_of(buf[0]), i)
         return 0
     if option == PR_GET_NAME:
-        return copy_to_user(arg2, addr_of(current.name[0]), 16)
+        return copy_to_user(a.a1, addr_of(t.process.name[0]), TASK_COMM_LEN)
     return -EINVAL
 
 
-uts: array[u8, 390] = array[u8, 390]()  # struct utsname: 6 fields of 65 bytes
-
-
-def sys_uname(buf: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    memset(addr_of(uts[0]), 0, 390)
-    _put(0, b"Linux")
-    _put(1, b"pyquark")
-    _put(2, b"6.1.0-pyquark")
-    _put(3, b"#1 SMP PREEMPT_DYNAMIC pyquark")
-    _put(4, b"x86_64")
-    _put(5, b"(none)")
-    return copy_to_user(buf, addr_of(uts[0]), 390)
-
-
-def _put(field: u64, text: ptr[u8]) -> None:
+def _put(field: ptr[u8], text: ptr[u8]) -> None:
     i: u64 = 0
-    while text[i] != 0 and i < UTS_FIELD - 1:
-        uts[field * UTS_FIELD + i] = text[i]
+    while text[i] != 0 and i < UTS_LEN - 1:
+        field[i] = text[i]
         i += 1
 
 
-def sys_sched_yield(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
+def sys_uname(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    uts: Utsname = Utsname()
+    _put(addr_of(uts.sysname[0]), b"Linux")
+    _put(addr_of(uts.nodename[0]), b"pyquark")
+    _put(addr_of(uts.release[0]), b"6.1.0-pyquark")
+    _put(addr_of(uts.version[0]), b"#1 SMP PREEMPT_DYNAMIC pyquark")
+    _put(addr_of(uts.machine[0]), b"x86_64")
+    _put(addr_of(uts.domainname[0]), b"(none)")
+    return copy_to_user(a.a0, cast(ptr[u8], addr_of(uts)), sizeof(Utsname))
+
+
+def sys_sched_yield(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     return 0
 
 
-def sys_sched_getaffinity(pid: u64, size: u64, mask: u64, a3: u64, a4: u64, a5: u64) -> i64:
+def sys_sched_getaffinity(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     """One CPU: bit 0. Returns the bytes written (8, Linux's cpumask size here), like the syscall."""
-    if pid != 0 and pid != current.pid:
+    if not _is_self(t, a.a0):
         return -ESRCH
-    if size < 8:
+    if a.a1 < 8:
         return -EINVAL
     one: u64 = 1
-    r = copy_to_user(mask, addr_of(one), 8)
+    r = copy_to_user(a.a2, cast(ptr[u8], addr_of(one)), 8)
     return r if r < 0 else 8
 
 
-ids: array[u32, 3] = array[u32, 3]()
-umask_value: u64 = 0o022
+def sys_getpgrp(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    return i64(t.process.pgid)
 
 
-def sys_getresid(r: u64, e: u64, s: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    """getresuid/getresgid: real, effective and saved ids, all 0 (root inside the sandbox)."""
-    ids[0] = 0
-    if copy_to_user(r, addr_of(ids[0]), 4) != 0 or copy_to_user(e, addr_of(ids[0]), 4) != 0 \
-            or copy_to_user(s, addr_of(ids[0]), 4) != 0:
-        return -EFAULT
-    return 0
-
-
-def sys_getgroups(size: u64, lst: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    """No supplementary groups."""
-    return 0
-
-
-def sys_setid(id: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    """setuid/setgid: the sandbox has one identity (0); changing to it succeeds, others -EPERM."""
-    return 0 if id & 0xFFFFFFFF == 0 else -EPERM
-
-
-def sys_getpgrp(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    """getpgrp/getsid(0)/getpgid(0): the program leads its own session and group."""
-    return i64(current.pid)
-
-
-def sys_getpgid(pid: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    if pid != 0 and pid != current.pid:
+def sys_getpgid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    if not _is_self(t, a.a0):
         return -ESRCH
-    return i64(current.pid)
+    return i64(t.process.pgid)
 
 
-def sys_umask(mask: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    global umask_value
-    old = umask_value
-    umask_value = mask & 0o777
+def sys_getsid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    if not _is_self(t, a.a0):
+        return -ESRCH
+    return i64(t.process.sid)
+
+
+def sys_umask(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    old = t.process.umask
+    t.process.umask = a.a0 & 0o777
     return i64(old)
 
 
-def sys_getcpu(cpu: u64, node: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    ids[0] = 0
-    if cpu != 0 and copy_to_user(cpu, addr_of(ids[0]), 4) != 0:
+def sys_getcpu(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    zero: u32 = 0
+    if a.a0 != 0 and copy_to_user(a.a0, cast(ptr[u8], addr_of(zero)), 4) != 0:
         return -EFAULT
-    if node != 0 and copy_to_user(node, addr_of(ids[0]), 4) != 0:
+    if a.a1 != 0 and copy_to_user(a.a1, cast(ptr[u8], addr_of(zero)), 4) != 0:
         return -EFAULT
     return 0
 
 
-def sys_sched_getscheduler(pid: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    if pid != 0 and pid != current.pid:
+def sys_sched_getscheduler(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    if not _is_self(t, a.a0):
         return -ESRCH
-    return 0  # SCHED_OTHER
+    return SCHED_OTHER
 
 
-def sys_sched_getparam(pid: u64, param: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    if pid != 0 and pid != current.pid:
+def sys_sched_getparam(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    if not _is_self(t, a.a0):
         return -ESRCH
-    ids[0] = 0
-    return copy_to_user(param, addr_of(ids[0]), 4)
+    prio: u32 = 0
+    return copy_to_user(a.a1, cast(ptr[u8], addr_of(prio)), 4)
 
 
-def set_name_from_path(path: ptr[u8], n: u64) -> None:
-    """comm: the executable's basename, at most 15 bytes (as Linux's __set_task_comm)."""
-    start: u64 = 0
-    for i in range(n):
-        if path[i] == 47:
-            start = i + 1
-    memset(addr_of(current.name[0]), 0, 16)
-    j: u64 = 0
-    while start + j < n and j < 15:
-        current.name[j] = path[start + j]
-        j += 1
+def set_exe(p: ptr[Process], path: ptr[u8], n: u64) -> None:
+    """The executable's path (for /proc/self/exe), at most EXE_MAX - 1 bytes kept."""
+    m = n if n < 255 else 255
+    memcpy(addr_of(p.exe[0]), path, m)
+    p.exe[m] = 0
+    p.exe_len = m

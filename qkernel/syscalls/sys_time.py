@@ -1,128 +1,115 @@
-"""Clocks and sleeping: clock_gettime, gettimeofday, time, nanosleep, clock_nanosleep.
+"""Clocks and sleeping: clock_gettime, gettimeofday, time, clock_getres, nanosleep,
+clock_nanosleep, getrusage.
 
 Every reading is a qcall to the host's clock (a VM exit; a vDSO-style shared page is the planned
-fast path). Sleeping is a host sleep: the sandbox has one runnable task.
+fast path). Sleeping is a host timer on the asynchronous qcall ring: the task parks, the vCPU
+runs others (qkernel/task/hostio.py).
 """
 
 from __future__ import annotations
 
-from qkernel.abi import QCALL_CLOCK, QCALL_NANOSLEEP
-from qkernel.dialect import Final, addr_of, array, i64, memset, u64
+from qkernel import qcall
+from qkernel.dialect import addr_of, cast, i64, ptr, sizeof, u8, u64
+from qkernel.linux.errno import EFAULT, EINVAL
+from qkernel.linux.resource import RUSAGE_CHILDREN, RUSAGE_SELF, RUSAGE_THREAD, Rusage
+from qkernel.linux.time import (CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME,
+                                CLOCK_REALTIME_COARSE, NSEC_PER_SEC, NSEC_PER_USEC, TIMER_ABSTIME,
+                                Timespec, Timeval, Timezone)
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
-from qkernel.qcall import qcall
-from qkernel.syscalls.errno import EFAULT, EINVAL
-
-CLOCK_REALTIME: Final = 0
-CLOCK_MONOTONIC: Final = 1
-CLOCK_PROCESS_CPUTIME_ID: Final = 2
-CLOCK_THREAD_CPUTIME_ID: Final = 3
-CLOCK_MONOTONIC_RAW: Final = 4
-CLOCK_REALTIME_COARSE: Final = 5
-CLOCK_MONOTONIC_COARSE: Final = 6
-CLOCK_BOOTTIME: Final = 7
-TIMER_ABSTIME: Final = 1
-NSEC: Final = 1000000000
-
-ts: array[u64, 2] = array[u64, 2]()
+from qkernel.syscalls.table import SyscallArgs
+from qkernel.task import hostio
+from qkernel.task.task import Task
 
 
 def now_ns(clock: u64) -> i64:
     """Nanoseconds on `clock`, or -EINVAL for clocks Linux does not have."""
     if clock == CLOCK_REALTIME or clock == CLOCK_REALTIME_COARSE:
-        return i64(qcall(QCALL_CLOCK, 0, 0, 0, 0))
+        return qcall.clock_ns(0)
     if clock <= CLOCK_BOOTTIME:  # monotonic family; CPU-time clocks approximate with it
-        return i64(qcall(QCALL_CLOCK, 1, 0, 0, 0))
+        return qcall.clock_ns(1)
     return -EINVAL
 
 
-def sys_clock_gettime(clock: u64, tp: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    t = now_ns(clock)
-    if t < 0:
-        return t
-    ts[0] = u64(t) // NSEC
-    ts[1] = u64(t) % NSEC
-    return copy_to_user(tp, addr_of(ts[0]), 16)
+def sys_clock_gettime(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    ns = now_ns(a.a0)
+    if ns < 0:
+        return ns
+    ts: Timespec = Timespec()
+    ts.tv_sec = ns // NSEC_PER_SEC
+    ts.tv_nsec = ns % NSEC_PER_SEC
+    return copy_to_user(a.a1, cast(ptr[u8], addr_of(ts)), sizeof(Timespec))
 
 
-def sys_gettimeofday(tv: u64, tz: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    if tv != 0:
-        t = u64(now_ns(CLOCK_REALTIME))
-        ts[0] = t // NSEC
-        ts[1] = t % NSEC // 1000
-        if copy_to_user(tv, addr_of(ts[0]), 16) != 0:
+def sys_gettimeofday(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    if a.a0 != 0:
+        ns = now_ns(CLOCK_REALTIME)
+        tv: Timeval = Timeval()
+        tv.tv_sec = ns // NSEC_PER_SEC
+        tv.tv_usec = ns % NSEC_PER_SEC // NSEC_PER_USEC
+        if copy_to_user(a.a0, cast(ptr[u8], addr_of(tv)), sizeof(Timeval)) != 0:
             return -EFAULT
-    if tz != 0:
-        ts[0] = 0
-        ts[1] = 0
-        if copy_to_user(tz, addr_of(ts[0]), 8) != 0:
+    if a.a1 != 0:
+        tz: Timezone = Timezone()
+        if copy_to_user(a.a1, cast(ptr[u8], addr_of(tz)), sizeof(Timezone)) != 0:
             return -EFAULT
     return 0
 
 
-def sys_time(tloc: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    t = u64(now_ns(CLOCK_REALTIME)) // NSEC
-    if tloc != 0:
-        ts[0] = t
-        if copy_to_user(tloc, addr_of(ts[0]), 8) != 0:
-            return -EFAULT
-    return i64(t)
+def sys_time(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    secs = now_ns(CLOCK_REALTIME) // NSEC_PER_SEC
+    if a.a0 != 0 and copy_to_user(a.a0, cast(ptr[u8], addr_of(secs)), 8) != 0:
+        return -EFAULT
+    return secs
 
 
-def sys_clock_getres(clock: u64, res: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
+def sys_clock_getres(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     """1 ns for every clock Linux has (high-resolution timers)."""
-    if clock > CLOCK_BOOTTIME:
+    if a.a0 > CLOCK_BOOTTIME:
         return -EINVAL
-    if res == 0:
+    if a.a1 == 0:
         return 0
-    ts[0] = 0
-    ts[1] = 1
-    return copy_to_user(res, addr_of(ts[0]), 16)
+    ts: Timespec = Timespec()
+    ts.tv_nsec = 1
+    return copy_to_user(a.a1, cast(ptr[u8], addr_of(ts)), sizeof(Timespec))
 
 
-usage: array[u64, 18] = array[u64, 18]()  # struct rusage (144 bytes)
-RUSAGE_CHILDREN: Final = 0xFFFF_FFFF_FFFF_FFFF  # -1
-RUSAGE_SELF: Final = 0
-RUSAGE_THREAD: Final = 1
-
-
-def sys_getrusage(who: u64, buf: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    """User time as the time since the kernel started the program; the rest zero (partial)."""
+def sys_getrusage(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """Partial: user time as the time since the process started; the rest zero."""
+    who = a.a0
     if who != RUSAGE_SELF and who != RUSAGE_THREAD and who != RUSAGE_CHILDREN:
         return -EINVAL
-    memset(addr_of(usage[0]), 0, 144)
+    ru: Rusage = Rusage()
     if who != RUSAGE_CHILDREN:
-        t = u64(now_ns(CLOCK_MONOTONIC)) - start_ns
-        usage[0] = t // NSEC
-        usage[1] = t % NSEC // 1000
-    return copy_to_user(buf, addr_of(usage[0]), 144)
+        ns = u64(now_ns(CLOCK_MONOTONIC)) - t.process.start_ns
+        ru.ru_utime.tv_sec = i64(ns // NSEC_PER_SEC)
+        ru.ru_utime.tv_usec = i64(ns % NSEC_PER_SEC // NSEC_PER_USEC)
+    return copy_to_user(a.a1, cast(ptr[u8], addr_of(ru)), sizeof(Rusage))
 
 
-start_ns: u64 = 0
-
-
-def _sleep(clock: u64, flags: u64, req: u64, rem: u64) -> i64:
-    if copy_from_user(addr_of(ts[0]), req, 16) != 0:
+def _sleep(t: ptr[Task], clock: u64, flags: u64, req: u64) -> i64:
+    ts: Timespec = Timespec()
+    if copy_from_user(cast(ptr[u8], addr_of(ts)), req, sizeof(Timespec)) != 0:
         return -EFAULT
-    sec = ts[0]
-    nsec = ts[1]
-    if nsec >= NSEC or i64(sec) < 0:
+    if ts.tv_nsec < 0 or ts.tv_nsec >= NSEC_PER_SEC or ts.tv_sec < 0:
         return -EINVAL
-    total = sec * NSEC + nsec
+    total = u64(ts.tv_sec) * NSEC_PER_SEC + u64(ts.tv_nsec)
     if flags & TIMER_ABSTIME != 0:
         now = now_ns(clock)
         if now < 0:
             return now
         total = total - u64(now) if total > u64(now) else 0
     if total > 0:
-        qcall(QCALL_NANOSLEEP, total, 0, 0, 0)
+        hostio.sleep_ns(t, total)  # parks t, not the vCPU
     return 0
 
 
-def sys_nanosleep(req: u64, rem: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64:
-    return _sleep(CLOCK_MONOTONIC, 0, req, rem)
+def sys_nanosleep(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """Partial: nothing can interrupt the sleep yet (no signals), so `rem` is never written."""
+    return _sleep(t, CLOCK_MONOTONIC, 0, a.a0)
 
 
-def sys_clock_nanosleep(clock: u64, flags: u64, req: u64, rem: u64, a4: u64, a5: u64) -> i64:
+def sys_clock_nanosleep(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    clock = a.a0
     if clock != CLOCK_REALTIME and clock != CLOCK_MONOTONIC and clock != CLOCK_BOOTTIME:
         return -EINVAL
-    return _sleep(clock, flags, req, rem)
+    return _sleep(t, clock, a.a1, a.a2)

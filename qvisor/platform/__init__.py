@@ -116,6 +116,8 @@ class Platform(Protocol):
     name: str
     memory: GuestMemory
     layout: BootLayout
+    boot_caps: int        # qkernel.abi CAP_* passed in BootParams.caps
+    fault_around: int     # BootParams.fault_around (0: one page per fault)
 
     def load_kernel(self, image: str | bytes | os.PathLike) -> int:
         """Load the kernel ELF, set up the boot vCPU; return the entry address."""

@@ -50,6 +50,8 @@ class KvmPlatform:
     """The guest kernel on a /dev/kvm vCPU; subclasses name the host's flavour (pvm)."""
 
     name = "kvm"
+    boot_caps = 0       # qkernel.abi CAP_*: hardware VMX/SVM runs CPL 0 natively
+    fault_around = 0    # BootParams.fault_around: one page per fault
 
     def __init__(self, mem_size: int = DEFAULT_SIZE, layout: BootLayout = BootLayout(),
                  kvm_path: str = "/dev/kvm", irqchip: bool = False) -> None:

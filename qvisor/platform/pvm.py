@@ -15,6 +15,8 @@ Host facts measured on kvm_pvm (tests/qvisor/test_pvm_boot.py, bench/kvm_exit.py
 
 from __future__ import annotations
 
+from qkernel.abi import CAP_CPL0_EMULATED
+
 from .kvm import KvmPlatform, features_from_cpuid
 
 __all__ = ["PvmPlatform", "features_from_cpuid"]
@@ -22,3 +24,7 @@ __all__ = ["PvmPlatform", "features_from_cpuid"]
 
 class PvmPlatform(KvmPlatform):
     name = "pvm"
+    # kvm_pvm runs guest CPL 0 code in its instruction emulator (~1 us an instruction) and each
+    # fault costs ~1 ms of that: frames are zeroed by the host and faults map 64 KiB blocks
+    boot_caps = CAP_CPL0_EMULATED
+    fault_around = 65536

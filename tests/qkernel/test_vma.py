@@ -14,6 +14,7 @@ import struct
 
 import pytest
 
+import qkernel.linux.mman as M
 import qkernel.mm.vma as V
 from qkernel.dialect import layout
 
@@ -22,6 +23,15 @@ WIN = 0x8000_0000
 WIN_SIZE = 32 << 20
 PAGE = 4096
 MOD = "qkernel.mm.vma"
+MMAP = "qkernel.mm.mmap"      # the mmap family and space building (vma.py has the VMA set)
+FAULT = "qkernel.mm.fault"    # handle_fault, populate
+IN_FAULT = {"handle_fault", "populate", "expand_down"}
+IN_MMAP = {"init_space", "set_brk_start", "map_segment", "map_stack", "mmap_anon", "munmap",
+           "mprotect", "brk", "move_vma", "mremap", "mremap_to", "advice_valid", "madvise"}
+
+
+def fn_module(fn: str) -> str:
+    return FAULT if fn in IN_FAULT else MMAP if fn in IN_MMAP else MOD
 FR = "qkernel.mm.frames"
 PT = "qkernel.mm.pagetable"
 P, W, U, PROTNONE = 1, 2, 4, 0x200
@@ -29,9 +39,9 @@ NX = 1 << 63
 ADDR = 0x000F_FFFF_FFFF_F000
 M64 = (1 << 64) - 1
 EPERM, ENOMEM, EFAULT, EEXIST, EINVAL, EOPNOTSUPP = 1, 12, 14, 17, 22, 95
-R, RW, RX, NONE = V.PROT_READ, V.PROT_READ | V.PROT_WRITE, V.PROT_READ | V.PROT_EXEC, 0
-PRIV_ANON = V.MAP_PRIVATE | V.MAP_ANONYMOUS
-FIXED = PRIV_ANON | V.MAP_FIXED
+R, RW, RX, NONE = M.PROT_READ, M.PROT_READ | M.PROT_WRITE, M.PROT_READ | M.PROT_EXEC, 0
+PRIV_ANON = M.MAP_PRIVATE | M.MAP_ANONYMOUS
+FIXED = PRIV_ANON | M.MAP_FIXED
 ANON = V.VM_ANON | V.VM_PRIVATE
 AS = layout(V.AddressSpace)
 VMA = layout(V.Vma)
@@ -46,7 +56,7 @@ def s64(x: int) -> int:
 def pte_flags(prot: int) -> int:
     if prot & 7 == 0:
         return 0
-    return P | U | (W if prot & V.PROT_WRITE else 0) | (0 if prot & V.PROT_EXEC else NX)
+    return P | U | (W if prot & M.PROT_WRITE else 0) | (0 if prot & M.PROT_EXEC else NX)
 
 
 class Env:
@@ -66,7 +76,7 @@ class Env:
 
     # ---- calls (results as signed where the kernel returns -errno)
     def __call__(self, fn: str, *args: int) -> int:
-        return s64(self.m.call(f"{MOD}.{fn}", self.mm, *args))
+        return s64(self.m.call(f"{fn_module(fn)}.{fn}", self.mm, *args))
 
     def mmap(self, addr: int, length: int, prot: int, flags: int = PRIV_ANON) -> int:
         return self("mmap_anon", addr, length, prot, flags)
@@ -127,7 +137,7 @@ class Env:
 
 @pytest.fixture
 def env(kmachine):
-    return Env(kmachine(MOD))
+    return Env(kmachine(MMAP))
 
 
 def test_mmap_top_down_placement_hints_and_merging(env):
@@ -142,12 +152,12 @@ def test_mmap_top_down_placement_hints_and_merging(env):
     assert env.mmap(0x1000_0000, PAGE, RW) == c - PAGE               # taken hint: top-down
     assert env.mmap(0x1000, PAGE, RW) == V.MMAP_MIN_ADDR             # low hint raised
     assert env.mmap(0x100, PAGE, RW) == c - 2 * PAGE                 # rounds down to no hint
-    assert env.mmap(0, PAGE, RW, V.MAP_SHARED | V.MAP_ANONYMOUS) == c - 3 * PAGE
+    assert env.mmap(0, PAGE, RW, M.MAP_SHARED | M.MAP_ANONYMOUS) == c - 3 * PAGE
     assert env.vmas()[-4:] == [(c - 3 * PAGE, c - 2 * PAGE, RW, V.VM_ANON | V.VM_SHARED),  # no merge
                                (c - 2 * PAGE, c, RW, ANON), (c, b, R, ANON), (b, MMAP_BASE, RW, ANON)]
-    g = env.mmap(0, PAGE, RW, PRIV_ANON | V.MAP_32BIT)
+    g = env.mmap(0, PAGE, RW, PRIV_ANON | M.MAP_32BIT)
     assert g == 0x4000_0000
-    assert env.mmap(0, PAGE, RW, PRIV_ANON | V.MAP_GROWSDOWN | V.MAP_STACK) == c - 4 * PAGE
+    assert env.mmap(0, PAGE, RW, PRIV_ANON | M.MAP_GROWSDOWN | M.MAP_STACK) == c - 4 * PAGE
     assert env.vmas()[-5][3] == ANON | V.VM_GROWSDOWN | V.VM_STACK
     # The guard gap below a grows-down VMA is kept free by placement.
     assert env.mmap(0, PAGE, R) == c - 4 * PAGE - V.STACK_GUARD_GAP - PAGE
@@ -156,20 +166,20 @@ def test_mmap_top_down_placement_hints_and_merging(env):
 
 def test_mmap_errors(env):
     assert env.mmap(0, 0, RW) == -EINVAL
-    assert env.mmap(0, PAGE, RW, V.MAP_ANONYMOUS) == -EINVAL                  # no map type
-    assert env.mmap(0, PAGE, RW, 0x0F | V.MAP_ANONYMOUS) == -EINVAL
-    assert env.mmap(0, PAGE, RW, V.MAP_SHARED | V.MAP_ANONYMOUS | V.MAP_GROWSDOWN) == -EINVAL
-    assert env.mmap(0, PAGE, RW, V.MAP_SHARED_VALIDATE | V.MAP_ANONYMOUS | 0x80_0000) == -EOPNOTSUPP
-    assert env.mmap(0, PAGE, RW, V.MAP_SHARED_VALIDATE | V.MAP_ANONYMOUS | V.MAP_SYNC) == -EOPNOTSUPP
-    assert env.mmap(0, PAGE, RW, PRIV_ANON | V.MAP_HUGETLB) == -ENOMEM
+    assert env.mmap(0, PAGE, RW, M.MAP_ANONYMOUS) == -EINVAL                  # no map type
+    assert env.mmap(0, PAGE, RW, 0x0F | M.MAP_ANONYMOUS) == -EINVAL
+    assert env.mmap(0, PAGE, RW, M.MAP_SHARED | M.MAP_ANONYMOUS | M.MAP_GROWSDOWN) == -EINVAL
+    assert env.mmap(0, PAGE, RW, M.MAP_SHARED_VALIDATE | M.MAP_ANONYMOUS | 0x80_0000) == -EOPNOTSUPP
+    assert env.mmap(0, PAGE, RW, M.MAP_SHARED_VALIDATE | M.MAP_ANONYMOUS | M.MAP_SYNC) == -EOPNOTSUPP
+    assert env.mmap(0, PAGE, RW, PRIV_ANON | M.MAP_HUGETLB) == -ENOMEM
     assert env.mmap(0, M64 - 100, RW) == -ENOMEM                              # rounds past 2**64
     assert env.mmap(0, 1 << 47, RW) == -ENOMEM
     assert env.mmap(0x10_0001, PAGE, RW, FIXED) == -EINVAL
     assert env.mmap(0x1000, PAGE, RW, FIXED) == -EPERM                         # below mmap_min_addr
     assert env.mmap(V.TASK_SIZE - PAGE, 2 * PAGE, RW, FIXED) == -ENOMEM
     assert env.mmap(V.TASK_SIZE - PAGE, PAGE, RW, FIXED) == V.TASK_SIZE - PAGE
-    assert env.mmap(0x10_0000, 2 * PAGE, RW, PRIV_ANON | V.MAP_FIXED_NOREPLACE) == 0x10_0000
-    assert env.mmap(0x10_1000, 2 * PAGE, RW, PRIV_ANON | V.MAP_FIXED_NOREPLACE) == -EEXIST
+    assert env.mmap(0x10_0000, 2 * PAGE, RW, PRIV_ANON | M.MAP_FIXED_NOREPLACE) == 0x10_0000
+    assert env.mmap(0x10_1000, 2 * PAGE, RW, PRIV_ANON | M.MAP_FIXED_NOREPLACE) == -EEXIST
     assert env.spans() == [(0x10_0000, 0x10_2000, RW), (V.TASK_SIZE - PAGE, V.TASK_SIZE, RW)]
 
 
@@ -235,16 +245,16 @@ def test_mprotect_splits_merges_and_updates_ptes(env):
     assert env("mprotect", a, 0, R) == 0
     assert env("mprotect", a + 1, PAGE, R) == -EINVAL
     assert env("mprotect", a, PAGE, 0x10) == -EINVAL
-    assert env("mprotect", a, PAGE, R | V.PROT_GROWSDOWN) == -EINVAL   # not a grows-down VMA
-    assert env("mprotect", a, PAGE, R | V.PROT_GROWSUP) == -EINVAL
+    assert env("mprotect", a, PAGE, R | M.PROT_GROWSDOWN) == -EINVAL   # not a grows-down VMA
+    assert env("mprotect", a, PAGE, R | M.PROT_GROWSUP) == -EINVAL
     assert env("mprotect", a, 9 * PAGE, R) == -ENOMEM                  # runs into a hole
     assert env("mprotect", a - PAGE, 2 * PAGE, R) == -ENOMEM
     assert env("mprotect", a, M64 - PAGE, R) == -ENOMEM                # wraps
     assert env.spans() == [(a, a + 8 * PAGE, RW)]                      # no partial change
-    assert env("mprotect", a + 4 * PAGE, PAGE, R | V.PROT_SEM) == 0    # PROT_SEM ignored
+    assert env("mprotect", a + 4 * PAGE, PAGE, R | M.PROT_SEM) == 0    # PROT_SEM ignored
     assert env.spans()[1] == (a + 4 * PAGE, a + 5 * PAGE, R)
-    s = env.mmap(0x80_0000, 4 * PAGE, RW, FIXED | V.MAP_GROWSDOWN)
-    assert env("mprotect", s + 2 * PAGE, PAGE, RX | V.PROT_GROWSDOWN) == 0   # from the VMA's start
+    s = env.mmap(0x80_0000, 4 * PAGE, RW, FIXED | M.MAP_GROWSDOWN)
+    assert env("mprotect", s + 2 * PAGE, PAGE, RX | M.PROT_GROWSDOWN) == 0   # from the VMA's start
     assert env.spans()[-2] == (s, s + 3 * PAGE, RX)
     env.check_frames()
 
@@ -292,7 +302,7 @@ def test_mremap_shrink_grow_move(env):
     assert env.spans() == [(a, a + 8 * PAGE, RW)]
     env.mmap(a + 9 * PAGE, PAGE, R, FIXED)
     assert env("mremap", a, 8 * PAGE, 10 * PAGE, 0, 0) == -ENOMEM           # blocked, no MAYMOVE
-    b = env("mremap", a, 8 * PAGE, 10 * PAGE, V.MREMAP_MAYMOVE, 0)
+    b = env("mremap", a, 8 * PAGE, 10 * PAGE, M.MREMAP_MAYMOVE, 0)
     assert b == MMAP_BASE - 10 * PAGE
     assert env.spans() == [(a + 9 * PAGE, a + 10 * PAGE, R), (b, b + 10 * PAGE, RW)]
     assert [env.peek(b + i * PAGE) for i in range(3)] == [0x500, 0x501, 0x502]
@@ -302,26 +312,26 @@ def test_mremap_shrink_grow_move(env):
     c = 0x200_0000
     env.mmap(c, 2 * PAGE, R, FIXED)
     env("populate", c, c + 2 * PAGE)
-    assert env("mremap", b, 2 * PAGE, 4 * PAGE, V.MREMAP_MAYMOVE | V.MREMAP_FIXED, c) == c
+    assert env("mremap", b, 2 * PAGE, 4 * PAGE, M.MREMAP_MAYMOVE | M.MREMAP_FIXED, c) == c
     assert env.spans()[1:] == [(c, c + 4 * PAGE, RW), (b + 2 * PAGE, b + 10 * PAGE, RW)]
     assert [env.peek(c + i * PAGE) for i in range(2)] == [0x500, 0x501]
     assert sorted(v for v in env.leaves()[0] if c <= v < c + 4 * PAGE) == [c, c + PAGE]
     # MREMAP_DONTUNMAP: the old range stays mapped, empty
-    d = env("mremap", c, 2 * PAGE, 2 * PAGE, V.MREMAP_MAYMOVE | V.MREMAP_DONTUNMAP, 0)
+    d = env("mremap", c, 2 * PAGE, 2 * PAGE, M.MREMAP_MAYMOVE | M.MREMAP_DONTUNMAP, 0)
     assert d not in (c, -ENOMEM) and env.peek(d + PAGE) == 0x501
     assert env.spans()[1] == (c, c + 4 * PAGE, RW)
     assert not any(c <= v < c + 4 * PAGE for v in env.leaves()[0])
     env.check_frames()
     # errors
     assert env("mremap", c, PAGE, PAGE, 8, 0) == -EINVAL
-    assert env("mremap", c, PAGE, 2 * PAGE, V.MREMAP_FIXED, 0x300_0000) == -EINVAL
-    assert env("mremap", c, PAGE, 2 * PAGE, V.MREMAP_MAYMOVE | V.MREMAP_DONTUNMAP, 0) == -EINVAL
+    assert env("mremap", c, PAGE, 2 * PAGE, M.MREMAP_FIXED, 0x300_0000) == -EINVAL
+    assert env("mremap", c, PAGE, 2 * PAGE, M.MREMAP_MAYMOVE | M.MREMAP_DONTUNMAP, 0) == -EINVAL
     assert env("mremap", c + 1, PAGE, PAGE, 0, 0) == -EINVAL
     assert env("mremap", c, PAGE, 0, 0, 0) == -EINVAL
-    assert env("mremap", 0x300_0000, PAGE, 2 * PAGE, V.MREMAP_MAYMOVE, 0) == -EFAULT
-    assert env("mremap", c, 8 * PAGE, 9 * PAGE, V.MREMAP_MAYMOVE, 0) == -EFAULT   # beyond the VMA
-    assert env("mremap", c, 0, PAGE, V.MREMAP_MAYMOVE, 0) == -EINVAL
-    assert env("mremap", c, 2 * PAGE, 2 * PAGE, V.MREMAP_MAYMOVE | V.MREMAP_FIXED, c + PAGE) == -EINVAL
+    assert env("mremap", 0x300_0000, PAGE, 2 * PAGE, M.MREMAP_MAYMOVE, 0) == -EFAULT
+    assert env("mremap", c, 8 * PAGE, 9 * PAGE, M.MREMAP_MAYMOVE, 0) == -EFAULT   # beyond the VMA
+    assert env("mremap", c, 0, PAGE, M.MREMAP_MAYMOVE, 0) == -EINVAL
+    assert env("mremap", c, 2 * PAGE, 2 * PAGE, M.MREMAP_MAYMOVE | M.MREMAP_FIXED, c + PAGE) == -EINVAL
     env.check_frames()
 
 
@@ -331,30 +341,30 @@ def test_madvise_dontneed_reads_back_zero(env):
     for i in range(4):
         env.poke(a + i * PAGE + 8, 0xAB00 + i)
     before = env.nfree()
-    assert env("madvise", a + PAGE, 2 * PAGE, V.MADV_DONTNEED) == 0
+    assert env("madvise", a + PAGE, 2 * PAGE, M.MADV_DONTNEED) == 0
     assert env.nfree() == before + 2
     assert sorted(env.leaves()[0]) == [a, a + 3 * PAGE]
     assert env.spans() == [(a, a + 4 * PAGE, RW)]                # the VMA stays
     assert env("handle_fault", a + PAGE + 8, 0, 0) == 0
     assert env.peek(a + PAGE + 8) == 0 and env.peek(a + 8) == 0xAB00
     # a hole: applied to the mapped part, then -ENOMEM
-    assert env("madvise", a + 3 * PAGE, 2 * PAGE, V.MADV_FREE) == -ENOMEM
+    assert env("madvise", a + 3 * PAGE, 2 * PAGE, M.MADV_FREE) == -ENOMEM
     assert sorted(env.leaves()[0]) == [a, a + PAGE]
     assert env("madvise", a, PAGE, 5) == -EINVAL
-    assert env("madvise", a + 1, PAGE, V.MADV_DONTNEED) == -EINVAL
-    assert env("madvise", a, 0, V.MADV_DONTNEED) == 0
-    assert env("madvise", a, PAGE, V.MADV_HWPOISON) == -EPERM
-    assert env("madvise", a, PAGE, V.MADV_REMOVE) == -EINVAL
-    assert env("madvise", a, 4 * PAGE, V.MADV_HUGEPAGE) == 0
-    assert env("madvise", a, 4 * PAGE, V.MADV_POPULATE_WRITE) == 0
+    assert env("madvise", a + 1, PAGE, M.MADV_DONTNEED) == -EINVAL
+    assert env("madvise", a, 0, M.MADV_DONTNEED) == 0
+    assert env("madvise", a, PAGE, M.MADV_HWPOISON) == -EPERM
+    assert env("madvise", a, PAGE, M.MADV_REMOVE) == -EINVAL
+    assert env("madvise", a, 4 * PAGE, M.MADV_HUGEPAGE) == 0
+    assert env("madvise", a, 4 * PAGE, M.MADV_POPULATE_WRITE) == 0
     assert sorted(env.leaves()[0]) == [a + i * PAGE for i in range(4)]
     env("mprotect", a, PAGE, R)
-    assert env("madvise", a, 4 * PAGE, V.MADV_POPULATE_WRITE) == -EINVAL
+    assert env("madvise", a, 4 * PAGE, M.MADV_POPULATE_WRITE) == -EINVAL
     # shared anonymous memory keeps its contents under DONTNEED (as shmem would)
-    s = env.mmap(0x60_0000 + 0x100_0000, PAGE, RW, V.MAP_SHARED | V.MAP_ANONYMOUS | V.MAP_POPULATE)
+    s = env.mmap(0x60_0000 + 0x100_0000, PAGE, RW, M.MAP_SHARED | M.MAP_ANONYMOUS | M.MAP_POPULATE)
     env.poke(s, 9)
-    assert env("madvise", s, PAGE, V.MADV_DONTNEED) == 0 and env.peek(s) == 9
-    assert env("madvise", s, PAGE, V.MADV_FREE) == -EINVAL
+    assert env("madvise", s, PAGE, M.MADV_DONTNEED) == 0 and env.peek(s) == 9
+    assert env("madvise", s, PAGE, M.MADV_FREE) == -EINVAL
     env.check_frames()
 
 
@@ -383,7 +393,7 @@ def test_handle_fault_allows_and_denies_by_prot(env):
 
 def test_grows_down_stack_faults(env):
     top = 0x7FFF_0000_0000
-    s = env.mmap(top - 4 * PAGE, 4 * PAGE, RW, FIXED | V.MAP_GROWSDOWN | V.MAP_STACK)
+    s = env.mmap(top - 4 * PAGE, 4 * PAGE, RW, FIXED | M.MAP_GROWSDOWN | M.MAP_STACK)
     assert env("handle_fault", s - 3 * PAGE + 16, 1, 0) == 0
     assert env.spans() == [(s - 3 * PAGE, top, RW)]
     assert env("handle_fault", top - (8 << 20) - 8, 1, 0) == -EFAULT      # beyond RLIMIT_STACK
@@ -394,15 +404,15 @@ def test_grows_down_stack_faults(env):
     assert env.spans()[-1] == (low + PAGE + V.STACK_GUARD_GAP, top, RW)
     # no guard gap between two grows-down VMAs; growing into the lower one merges them
     x = 0x5000_0000
-    env.mmap(x, PAGE, RW, FIXED | V.MAP_GROWSDOWN)
-    env.mmap(x + 2 * PAGE, PAGE, RW, FIXED | V.MAP_GROWSDOWN)
+    env.mmap(x, PAGE, RW, FIXED | M.MAP_GROWSDOWN)
+    env.mmap(x + 2 * PAGE, PAGE, RW, FIXED | M.MAP_GROWSDOWN)
     assert env("handle_fault", x + PAGE, 1, 0) == 0
     assert env.vmas()[0] == (x, x + 3 * PAGE, RW, ANON | V.VM_GROWSDOWN)
     env.check_frames()
 
 
 def test_populate_eager_and_out_of_frames(kmachine):
-    env = Env(kmachine(MOD), mem=64 * PAGE)
+    env = Env(kmachine(MMAP), mem=64 * PAGE)
     a = env.mmap(0x40_0000, 16 * PAGE, RW, FIXED)
     env.mmap(a + 16 * PAGE, 4 * PAGE, NONE, FIXED)
     assert env("populate", a + 5, a + 20 * PAGE) == 0            # rounded out; PROT_NONE skipped
@@ -453,7 +463,7 @@ REGION = 0x1000_0000
 NPAGES = 40
 LO = REGION - 8 * PAGE
 HI = REGION + NPAGES * PAGE
-PROTS = (NONE, R, RW, RX, RW | V.PROT_EXEC)
+PROTS = (NONE, R, RW, RX, RW | M.PROT_EXEC)
 
 
 class Model:
@@ -557,12 +567,12 @@ def step(env: Env, model: Model, rnd: random.Random, counter: list[int]) -> None
         write, exe = rnd.random() < 0.5, rnd.random() < 0.2
         r = env("handle_fault", a + rnd.randrange(PAGE), int(write), int(exe))
         pr = model.prot.get(a)
-        ok = pr is not None and pr != NONE and (not write or pr & V.PROT_WRITE) and (not exe or pr & V.PROT_EXEC)
+        ok = pr is not None and pr != NONE and (not write or pr & M.PROT_WRITE) and (not exe or pr & M.PROT_EXEC)
         assert r == (0 if ok else -EFAULT)
         if ok:
             model.data.setdefault(a, 0)
     elif op == "madvise":
-        r = env("madvise", a, n * PAGE, V.MADV_DONTNEED)
+        r = env("madvise", a, n * PAGE, M.MADV_DONTNEED)
         assert r == (0 if model.mapped(a, n) else -ENOMEM)
         for p in range(a, a + n * PAGE, PAGE):
             model.data.pop(p, None)
@@ -574,7 +584,7 @@ def step(env: Env, model: Model, rnd: random.Random, counter: list[int]) -> None
         run = next(r for r in model.runs() if r[0] <= a < r[1])
         old_n = rnd.randint(1, (run[1] - a) // PAGE)
         new_n = rnd.randint(1, 8)
-        r = env("mremap", a, old_n * PAGE, new_n * PAGE, V.MREMAP_MAYMOVE, 0)
+        r = env("mremap", a, old_n * PAGE, new_n * PAGE, M.MREMAP_MAYMOVE, 0)
         if new_n <= old_n:
             assert r == a
             model.drop(a + new_n * PAGE, old_n - new_n)
@@ -593,7 +603,7 @@ def step(env: Env, model: Model, rnd: random.Random, counter: list[int]) -> None
 
 @pytest.mark.parametrize("seed", range(4))
 def test_random_sequences_match_the_model(kmachine, seed):
-    env = Env(kmachine(MOD), mmap_base=HI)
+    env = Env(kmachine(MMAP), mmap_base=HI)
     model = Model()
     rnd = random.Random(seed)
     counter = [0]
@@ -605,7 +615,7 @@ def test_random_sequences_match_the_model(kmachine, seed):
 
 def test_loader_helpers(env):
     mm2 = env.m.alloc(AS.size, 8)
-    assert s64(env.m.call(f"{MOD}.init_space", mm2)) == 0
+    assert s64(env.m.call(f"{MMAP}.init_space", mm2)) == 0
     pml4 = env.m.read_u64(mm2 + AS.fields["pml4"][0])
     assert pml4 and env.m.read_u64(mm2 + AS.fields["mmap_base"][0]) == V.DEFAULT_MMAP_BASE
     env.m.call(f"{MOD}.destroy", mm2)
@@ -615,7 +625,7 @@ def test_loader_helpers(env):
     assert env.spans() == [(seg, seg + 3 * PAGE, RX)]
     assert sorted(env.leaves()[0]) == [seg, seg + PAGE, seg + 2 * PAGE]
     assert env("map_segment", seg + 0x1001, PAGE, RW) == -EINVAL
-    env.m.call(f"{MOD}.set_brk_start", env.mm, seg + 3 * PAGE + 0x10)
+    env.m.call(f"{MMAP}.set_brk_start", env.mm, seg + 3 * PAGE + 0x10)
     assert env("brk", 0) == seg + 4 * PAGE
     top = 0x7FFF_FFFF_F000
     assert env("map_stack", top - (8 << 20), 8 << 20, 3 * PAGE - 1) == 0

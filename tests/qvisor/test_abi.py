@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qkernel import abi as K
-from qkernel.arch import trap
+from qkernel.arch import frame as trap
 from qkernel.dialect import layout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,12 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def compiled():
     from toolchain.driver import Sources, frontend
-    prog, env = frontend(Sources(["qkernel.abi", "qkernel.arch.trap"], [ROOT]))
+    prog, env = frontend(Sources(["qkernel.abi", "qkernel.arch.frame"], [ROOT]))
     return prog
 
 
 @pytest.mark.parametrize("module, name", [("qkernel.abi", "BootParams"), ("qkernel.abi", "Qcall"),
-                                          ("qkernel.arch.trap", "TrapFrame")])
+                                          ("qkernel.arch.frame", "TrapFrame")])
 def test_struct_layouts_agree(compiled, module, name):
     st = compiled.modules[module].decls[name].stype
     cls = getattr(K if module == "qkernel.abi" else trap, name)

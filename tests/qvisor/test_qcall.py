@@ -131,3 +131,59 @@ def test_arbitrary_requests_never_raise_anything_unexpected(nr, args):
             os.close(w)
     finally:
         m.close()
+
+
+# ---- services: each registers its own qcalls
+
+
+def test_a_new_host_call_is_one_service_method(mem):
+    from qvisor.services import Service, qcall
+
+    class Upper(Service):
+        @qcall(900)
+        def upper(self, buf: int, length: int) -> int:
+            self.memory.write(buf, self.memory.read(buf, length).upper())
+            return length
+
+    srv = QcallServer(mem)
+    srv.register(Upper())
+    mem.write(0x2000, b"shout")
+    assert call(srv, mem, 900, 0x2000, 5, 0xDEAD, 0xBEEF) == 5   # unused args are not passed
+    assert mem.read(0x2000, 5) == b"SHOUT"
+    assert call(srv, mem, 900, MEM - 2, 5) == -errno.EFAULT
+    assert srv.table[900].name == "Upper.upper" and srv.table[900].nargs == 2
+
+
+def test_a_qcall_number_has_one_service(mem):
+    from qvisor.services import Service, qcall
+
+    class Clash(Service):
+        @qcall(K.QCALL_CLOCK)
+        def clock(self, clock_id: int) -> int:
+            return 0
+
+    srv = QcallServer(mem)
+    with pytest.raises(ValueError, match="both serve"):
+        srv.register(Clash())
+    assert call(srv, mem, K.QCALL_CLOCK, 1) > 0             # the table is unchanged
+
+
+def test_handlers_take_plain_positional_arguments(mem):
+    from qvisor.services import Service, qcall
+
+    class Bad(Service):
+        @qcall(901)
+        def many(self, *args: int) -> int:
+            return 0
+
+    with pytest.raises(TypeError, match="positional"):
+        QcallServer(mem).register(Bad())
+
+
+def test_every_abi_qcall_has_its_service(mem, tmp_path):
+    from qvisor.fs import HostFiles
+    from qvisor.qcall import ABI_QCALLS
+    with HostFiles(str(tmp_path)) as files:
+        srv = QcallServer(mem, files=files)
+        assert set(srv.table) == set(ABI_QCALLS)
+        srv.close()

@@ -65,6 +65,8 @@ def features_from_cpuid() -> CpuFeatures:
 
 class EmuPlatform(CpuDelivery, MsrSites):
     name = "emu"
+    boot_caps = 0       # qkernel.abi CAP_*: none (unicorn runs CPL 0 at full speed)
+    fault_around = 0
 
     #: how long an interrupt may wait for RFLAGS.IF=1 between two checks (seconds)
     PENDING_POLL_S = 0.0005

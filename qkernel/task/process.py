@@ -1,0 +1,107 @@
+"""The Process: everything a thread group shares (pid, the family, credentials, the address
+space, descriptors, cwd, umask, name, limits, exit status). Threads (Tasks) point at it.
+
+One process runs today (no fork yet: the processes issue); the fields and the parent/child
+links are its home, so that fork copies a Process instead of rewriting every handler.
+"""
+
+from __future__ import annotations
+
+from qkernel.dialect import NULL, Final, array, ptr, struct, u8, u32, u64
+from qkernel.linux.resource import RLIMIT_NLIMITS, Rlimit
+from qkernel.linux.utsname import TASK_COMM_LEN
+from qkernel.mm.vma import AddressSpace
+
+NGROUPS_MAX: Final = 32   # supplementary groups kept (Linux allows 65536)
+EXE_MAX: Final = 256
+STDIO_FDS: Final = 3
+
+PROC_ALIVE: Final = 0
+PROC_ZOMBIE: Final = 1    # exited, its status not yet collected by the parent
+
+
+@struct
+class Creds:
+    """Credentials: the sandbox runs as root inside (0 everywhere) unless a program changes it."""
+    uid: u32
+    euid: u32
+    suid: u32
+    fsuid: u32
+    gid: u32
+    egid: u32
+    sgid: u32
+    fsgid: u32
+    ngroups: u32
+    groups: array[u32, 32]
+
+
+@struct
+class FdTable:
+    """The descriptor table. Until the VFS (the filesystem issue) the only files are the
+    sandbox's stdio on the host: bit n of `open` says descriptor n (< 3) is open, bit n of
+    `cloexec` its FD_CLOEXEC flag. The VFS replaces the bits with File pointers."""
+    open: u64
+    cloexec: u64
+
+
+@struct
+class Process:
+    pid: u64
+    ppid: u64
+    pgid: u64
+    sid: u64
+    state: u64                    # PROC_*
+    exit_status: u64              # the wait status once a zombie
+    parent: ptr[Process]
+    first_child: ptr[Process]
+    next_sibling: ptr[Process]
+    nthreads: u64
+    creds: Creds
+    mm: ptr[AddressSpace]
+    files: FdTable
+    umask: u64
+    start_ns: u64                 # CLOCK_MONOTONIC when the process started (getrusage)
+    rlimits: array[Rlimit, 16]
+    name: array[u8, 16]           # comm: prctl(PR_SET_NAME), NUL-terminated
+    exe: array[u8, 256]           # the executable's path in the root (/proc/self/exe)
+    exe_len: u64
+    cwd: array[u8, 4096]          # the working directory's path in the root (PATH_MAX), NUL-terminated
+    cwd_len: u64
+
+
+def init_fields(p: ptr[Process], pid: u64) -> None:
+    """A new process's defaults (the object comes zeroed): ids, stdio, umask 022, limits."""
+    p.pid = pid
+    p.pgid = pid
+    p.sid = pid
+    p.state = PROC_ALIVE
+    p.parent = NULL
+    p.files.open = (u64(1) << STDIO_FDS) - 1
+    p.umask = 0o022
+    for r in range(RLIMIT_NLIMITS):
+        p.rlimits[r].rlim_cur = 0xFFFF_FFFF_FFFF_FFFF
+        p.rlimits[r].rlim_max = 0xFFFF_FFFF_FFFF_FFFF
+
+
+def set_name(p: ptr[Process], text: ptr[u8], n: u64) -> None:
+    """comm from n bytes (at most TASK_COMM_LEN - 1 kept, NUL-terminated)."""
+    for i in range(TASK_COMM_LEN):
+        p.name[i] = 0
+    j: u64 = 0
+    while j < n and j < TASK_COMM_LEN - 1 and text[j] != 0:
+        p.name[j] = text[j]
+        j += 1
+
+
+def set_name_from_path(p: ptr[Process], path: ptr[u8], n: u64) -> None:
+    """comm: the executable's basename (as Linux's __set_task_comm at exec)."""
+    start: u64 = 0
+    for i in range(n):
+        if path[i] == ord(b"/"):
+            start = i + 1
+    set_name(p, path + start, n - start)
+
+
+def fd_is_stdio(p: ptr[Process], fd: u64) -> bool:
+    return fd < STDIO_FDS and (p.files.open >> fd) & 1 != 0
+

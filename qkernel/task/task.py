@@ -1,0 +1,148 @@
+"""The Task: one thread's state (its kernel stack, the trap frame of the system call in progress,
+the switch context, signal mask and pending set, its thread pointer and tid addresses, its
+scratch buffer) and a pointer to its Process. `current` is the task running on this CPU.
+
+Objects come from kalloc pools (exhaustion: NULL, the caller answers -ENOMEM). Each task has its
+own kernel stack: boot/entry.S builds a system call's TrapFrame on it (arch.percpu.stack_top
+is switched with the task), and its own scratch buffer, so no in-flight system call shares a
+module-level buffer with another task's.
+"""
+
+from __future__ import annotations
+
+from qkernel.arch import percpu, priv
+from qkernel.arch.frame import TrapFrame
+from qkernel.dialect import NULL, Final, addr_of, cast, fn, ptr, sizeof, struct, u8, u64
+from qkernel.mm import kalloc, vma
+from qkernel.task.process import Process, init_fields
+
+KSTACK_SIZE: Final = 16384   # a task's kernel stack
+SCRATCH_SIZE: Final = 65536  # a task's bounce buffer for host I/O (BOUNCE_SIZE in the handlers)
+MAX_TASKS: Final = 1024      # tasks alive at once (beyond: -EAGAIN from fork, as RLIMIT_NPROC)
+
+TASK_RUNNING: Final = 0      # on a CPU or runnable (on the run queue)
+TASK_SLEEPING: Final = 1     # parked on a wait queue
+TASK_ZOMBIE: Final = 2       # exited; its Process keeps the status
+TASK_NEW: Final = 3          # created, not yet made runnable
+
+
+kthread_fn = fn[[u64], None]
+
+
+@struct
+class Task:
+    tid: u64
+    state: u64                 # TASK_*
+    process: ptr[Process]
+    kstack: u64                # lowest address of the kernel stack (KSTACK_SIZE bytes)
+    kstack_top: u64
+    frame: ptr[TrapFrame]      # the user frame of the system call or fault being handled
+    ctx_rsp: u64               # saved kernel rsp while switched out
+    sigmask: u64               # blocked signals (bit n-1: signal n)
+    sigpending: u64            # pending, not yet delivered
+    fs_base: u64               # arch_prctl(ARCH_SET_FS)
+    clear_child_tid: u64       # set_tid_address
+    robust_list: u64           # set_robust_list
+    robust_len: u64
+    scratch: ptr[u8]           # SCRATCH_SIZE bytes for this task's in-flight system call
+    run_next: ptr[Task]        # run queue / wait queue links
+    run_prev: ptr[Task]
+    queue: ptr[WaitQueue]      # the wait queue it sleeps on (NULL when running)
+    deadline: u64              # a timed sleep's last tick (sched.ticks), 0 for none
+    timer_next: ptr[Task]      # the list of timed sleepers
+    wake_reason: u64           # why it woke: WAKE_* (sched.py)
+    entry: kthread_fn          # a kernel thread's function and argument
+    arg: u64
+    ticks_left: u64            # its time slice (timer ticks) before preemption
+    ring_done: u64             # 1 once its asynchronous host call completed (hostio.py)
+    ring_result: u64           # that call's result (>= 0 or -errno)
+
+
+@struct
+class WaitQueue:
+    """Tasks parked until an event (sched.sleep_on / sched.wake_all), in FIFO order."""
+    head: ptr[Task]
+    tail: ptr[Task]
+
+
+# The task on this CPU. Per-CPU state: one vCPU today; a second one reaches its own through GS.
+current: ptr[Task] = NULL
+next_pid: u64 = 1              # pids and tids share one space, as on Linux
+
+task_pool: kalloc.Pool = kalloc.Pool()
+process_pool: kalloc.Pool = kalloc.Pool()
+mm_pool: kalloc.Pool = kalloc.Pool()
+kstack_pool: kalloc.Pool = kalloc.Pool()
+scratch_pool: kalloc.Pool = kalloc.Pool()
+
+
+def init() -> None:
+    """The pools (no memory is taken until the first alloc)."""
+    kalloc.init(addr_of(task_pool), sizeof(Task), MAX_TASKS, True)
+    kalloc.init(addr_of(process_pool), sizeof(Process), MAX_TASKS, True)
+    kalloc.init(addr_of(mm_pool), sizeof(vma.AddressSpace), MAX_TASKS, False)
+    kalloc.init(addr_of(kstack_pool), KSTACK_SIZE, MAX_TASKS, False)
+    kalloc.init(addr_of(scratch_pool), SCRATCH_SIZE, MAX_TASKS, False)
+
+
+def new_task(p: ptr[Process], tid: u64) -> ptr[Task]:
+    """Task `tid` of process p, with its kernel stack and scratch buffer; NULL when out of
+    memory. The first thread's tid is the pid; tid 0 is an idle task (no thread of p)."""
+    t = cast(ptr[Task], kalloc.alloc(addr_of(task_pool)))
+    if t == NULL:
+        return NULL
+    stack = u64(kalloc.alloc(addr_of(kstack_pool)))
+    scratch = cast(ptr[u8], kalloc.alloc(addr_of(scratch_pool)))
+    if stack == 0 or scratch == NULL:
+        kalloc.free(addr_of(kstack_pool), cast(ptr[None], stack))
+        kalloc.free(addr_of(scratch_pool), cast(ptr[None], scratch))
+        kalloc.free(addr_of(task_pool), cast(ptr[None], t))
+        return NULL
+    t.kstack = stack
+    t.kstack_top = stack + KSTACK_SIZE
+    t.scratch = scratch
+    t.process = p
+    t.state = TASK_RUNNING
+    t.tid = tid
+    if tid != 0:
+        p.nthreads += 1
+    return t
+
+
+def alloc_pid() -> u64:
+    global next_pid
+    pid = next_pid
+    next_pid += 1
+    return pid
+
+
+def new_process() -> ptr[Process]:
+    """A process with a fresh pid, default fields and an (uninitialised) AddressSpace object;
+    NULL when out of memory."""
+    p = cast(ptr[Process], kalloc.alloc(addr_of(process_pool)))
+    if p == NULL:
+        return NULL
+    p.mm = cast(ptr[vma.AddressSpace], kalloc.alloc(addr_of(mm_pool)))
+    if p.mm == NULL:
+        kalloc.free(addr_of(process_pool), cast(ptr[None], p))
+        return NULL
+    p.mm.pml4 = 0  # no page tables yet (the pool does not zero address spaces)
+    p.mm.count = 0
+    init_fields(p, alloc_pid())
+    return p
+
+
+def switch_in(t: ptr[Task]) -> None:
+    """Makes t the CPU's current task: its kernel stack takes the next system call's frame, its
+    address space is the active one (CR3 loaded when it changes) and its thread pointer is
+    loaded. The scheduler calls this just before switching stacks."""
+    global current
+    prev_mm = vma.active
+    current = t
+    percpu.set_stack_top(t.kstack_top)
+    mm = t.process.mm
+    if mm != prev_mm and mm.pml4 != 0:
+        vma.active = mm
+        priv.load_cr3(mm.pml4)
+    if t.fs_base != 0:
+        percpu.set_fs_base(t.fs_base)

@@ -1,0 +1,5 @@
+from qkernel.dialect import NULL, Final, array, fn, kfmt, ptr, struct, u8, u16, u32, u64, i64
+from qkernel.lib.fmt import Line
+
+def f(lp: ptr[Line], a: u64) -> None:
+    kfmt(lp, b"a=%x b=%x", a)

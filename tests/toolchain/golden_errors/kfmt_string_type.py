@@ -1,0 +1,5 @@
+from qkernel.dialect import NULL, Final, array, fn, kfmt, ptr, struct, u8, u16, u32, u64, i64
+from qkernel.lib.fmt import Line
+
+def f(lp: ptr[Line], s: ptr[u16]) -> None:
+    kfmt(lp, b"s=%s", s)

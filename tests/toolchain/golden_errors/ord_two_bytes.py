@@ -1,0 +1,4 @@
+from qkernel.dialect import NULL, Final, array, fn, kfmt, ptr, struct, u8, u16, u32, u64, i64
+from qkernel.lib.fmt import Line
+
+SEP: Final = ord(b"ab")

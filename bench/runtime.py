@@ -83,3 +83,35 @@ def hello(cfg: Config) -> Result:
     rows = [Row(f"hello world start to exit, pyquark on {p}", "native", native.fmt("ms"), st.fmt("ms"),
                 st.median / native.median) for p, st in stats.items()]
     return Result(rows, [f"{reps} runs per side, interleaved, median (min–max)"])
+
+
+@benchmark("host-calls", "runtime")
+def host_calls(cfg: Config) -> Result:
+    """A synchronous qcall (fstat of stdin), an asynchronous one on the ring (1-byte read of
+    stdin = /dev/zero) and no host call (getppid), ns per call from inside the program."""
+    kernel = _kernel()
+    reps = 3 if cfg.quick else 5
+    kinds = ["fstat(0): synchronous qcall", "read(0, 1 byte): ring qcall, task parked",
+             "getppid(): no host call"]
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = _build("hostcalls", Path(tmp))
+        n = {"native": 100000}
+        for p in _platforms():
+            n[p] = 500 if p == "pvm" else 2000
+        samples: dict[str, list[list[float]]] = {k: [[], [], []] for k in n}
+        for _ in range(reps):
+            for side, count in n.items():
+                cmd = [str(exe), str(count)] if side == "native" else _sandbox(side, kernel, [str(exe), str(count)])
+                with open(os.devnull, "rb") as _, open("/dev/zero", "rb") as zero:
+                    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT,
+                                         stdin=zero).stdout
+                for i, v in enumerate(out.split()):
+                    samples[side][i].append(float(v) * 1e-9)
+    native = [Stats(s) for s in samples.pop("native")]
+    rows = []
+    for p, per_kind in samples.items():
+        for i, kind in enumerate(kinds):
+            st = Stats(per_kind[i])
+            rows.append(Row(f"{kind}, pyquark on {p}", "native", native[i].fmt("us"), st.fmt("us"),
+                            st.median / native[i].median))
+    return Result(rows, [f"{reps} runs per side, timed inside the program; loop counts: {n}"])

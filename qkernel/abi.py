@@ -74,6 +74,7 @@ class BootParams:
     args_len: u64
     caps: u64            # CAP_* of the platform
     fault_around: u64    # bytes a user page fault maps around the page (a power of two; 0: one page)
+    stdio_closed: u64    # bit n: the sandbox's fd n (0..2) was closed when qvisor started (EBADF)
     cmdline: array[u8, 256]
 
 

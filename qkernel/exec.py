@@ -122,6 +122,7 @@ def run_program(bp: ptr[BootParams]) -> None:
     t = task.new_task(p, p.pid) if p != NULL else cast(ptr[task.Task], NULL)
     if t == NULL:
         fail(block, -ENOMEM, b"out of memory creating the first process", EXIT_CANNOT_EXECUTE)
+    p.files.open &= ~bp.stdio_closed  # descriptors qvisor found closed stay closed (EBADF)
     set_exe(p, block, path_len)
     set_name_from_path(p, block, path_len)
     set_cwd(p, block, bp.args_len)

@@ -49,7 +49,7 @@ def pack_args(exe: bytes, argv: list[bytes], envp: list[bytes], cwd: bytes) -> b
 def pack_boot_params(*, mem_size: int, platform: str, flags: int, log_level: int,
                      image_end_phys: int, tsc_khz: int = 0, cmdline: bytes = b"",
                      argc: int = 0, envc: int = 0, args_len: int = 0, mode: str = "split",
-                     caps: int = 0, fault_around: int = 0) -> bytes:
+                     caps: int = 0, fault_around: int = 0, stdio_closed: int = 0) -> bytes:
     """The BootParams block, laid out as the kernel reads it."""
     if len(cmdline) >= K.CMDLINE_MAX:
         raise ValueError(f"kernel command line longer than {K.CMDLINE_MAX - 1} bytes")
@@ -57,7 +57,8 @@ def pack_boot_params(*, mem_size: int, platform: str, flags: int, log_level: int
     values = {"magic": K.BOOT_MAGIC, "mem_size": mem_size, "platform": PLATFORM_IDS[platform],
               "mode": MODE_IDS[mode], "flags": flags, "log_level": log_level,
               "image_end_phys": image_end_phys, "tsc_khz": tsc_khz, "argc": argc, "envc": envc,
-              "args_len": args_len, "caps": caps, "fault_around": fault_around}
+              "args_len": args_len, "caps": caps, "fault_around": fault_around,
+              "stdio_closed": stdio_closed & 7}
     for name, value in values.items():
         struct.pack_into("<Q", buf, BOOT_PARAMS.offset(name), value)
     off = BOOT_PARAMS.offset("cmdline")

@@ -11,8 +11,9 @@ from qkernel.linux.errno import EFAULT, ENOMEM
 from qkernel.linux.mman import PROT_EXEC, PROT_WRITE
 from qkernel.mm import pagetable
 from qkernel.mm.pagetable import PAGE_MASK
-from qkernel.mm.vma import (AddressSpace, MMAP_MIN_ADDR, PROT_RWX, STACK_GUARD_GAP, TASK_SIZE,
-                            VM_GROWSDOWN, lower_index, merge_span, page_up, pte_flags, vma_at)
+from qkernel.mm.vma import (AddressSpace, MMAP_MIN_ADDR, NO_COVER, PROT_RWX, STACK_GUARD_GAP,
+                            TASK_SIZE, VM_GROWSDOWN, covering_end, lower_index, merge_span,
+                            page_up, pte_flags, vma_at)
 
 # Bytes handle_fault maps per fault (a power of two >= PAGE_SIZE). On kvm_pvm a fault costs
 # ~1 ms of emulated CPL 0 work, so the kernel maps 64 KiB blocks there; elsewhere one page.
@@ -30,13 +31,9 @@ def populate(mm: ptr[AddressSpace], start: u64, end: u64) -> i64:
     if end <= start:
         return 0
     i = lower_index(mm, start)
-    cur = start
-    j = i
-    while cur < end:
-        if j >= mm.count or mm.vmas[j].start > cur:
-            return -ENOMEM
-        cur = mm.vmas[j].end
-        j += 1
+    j = covering_end(mm, i, start, end)
+    if j == NO_COVER:
+        return -ENOMEM
     while i < j:
         v = vma_at(mm, i)
         if v.prot & PROT_RWX != 0:

@@ -23,28 +23,36 @@ host_zeroing: bool = False
 touched: array[u64, 16384] = array[u64, 16384]()  # bit set: the frame was handed out before
 
 
+initialized: bool = False
+
+
 def init(mem_size: u64, first_free: u64) -> None:
-    """Marks every frame in use, then frees [first_free, mem_size) (both rounded to pages)."""
-    global nframes, nfree, hint
+    """Frees [first_free, mem_size) (both rounded to pages); frames below first_free and past
+    the last one stay in use. The bitmap starts zero (guest RAM arrives zeroed), so only the
+    words below first_free and the last partial word are written: the cost does not grow with
+    memory (on kvm_pvm CPL 0 code runs in the hypervisor's emulator, ~1 us an instruction). A
+    second init clears the maps first."""
+    global nframes, nfree, hint, initialized
+    if initialized:
+        memset(addr_of(bitmap[0]), 0, WORDS * 8)
+        memset(addr_of(touched[0]), 0, WORDS * 8)
+    initialized = True
     nframes = mem_size // PAGE_SIZE
     if nframes > MAX_FRAMES:
         nframes = MAX_FRAMES
-    memset(addr_of(bitmap[0]), 0xFF, ((nframes + 63) >> 6) * 8)
     start = (first_free + PAGE_SIZE - 1) // PAGE_SIZE
     if start > nframes:
         start = nframes
     nfree = nframes - start
-    # Word-at-a-time: the kernel runs under the hypervisor's emulator at CPL 0 on PVM hosts,
-    # where every instruction costs about a microsecond.
-    f = start
-    while f < nframes and f & 63 != 0:
-        bitmap[f >> 6] &= ~(u64(1) << (f & 63))
+    if start >= 64:
+        memset(addr_of(bitmap[0]), 0xFF, (start >> 6) * 8)
+    f = (start >> 6) << 6
+    while f < start:
+        bitmap[f >> 6] |= u64(1) << (f & 63)
         f += 1
-    if f < nframes:
-        memset(addr_of(bitmap[f >> 6]), 0, ((nframes - f) >> 6) * 8)
-        f += ((nframes - f) >> 6) << 6
-    while f < nframes:
-        bitmap[f >> 6] &= ~(u64(1) << (f & 63))
+    f = nframes
+    while f & 63 != 0:  # the last word's bits past the end: never handed out
+        bitmap[f >> 6] |= u64(1) << (f & 63)
         f += 1
     hint = start >> 6
 

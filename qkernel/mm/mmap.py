@@ -21,10 +21,11 @@ from qkernel.mm import pagetable
 from qkernel.mm.pagetable import PAGE_MASK
 from qkernel.mm.fault import populate
 from qkernel.mm.vma import (AddressSpace, DEFAULT_MMAP_BASE, MAP_KNOWN, MAX_VMAS, MMAP_MIN_ADDR,
-                            PROT_RWX, PROT_VALID, TASK_SIZE, VM_ANON, VM_GROWSDOWN, VM_HEAP,
-                            VM_PRIVATE, VM_SHARED, VM_STACK, carve, find, gap_top, get_area, init,
-                            insert_vma, intersects, is_err, lower_index, merge_span, page_up,
-                            pte_flags, slots_after_carve, split_at, vma_at, would_merge)
+                            NO_COVER, PROT_RWX, PROT_VALID, TASK_SIZE, VM_ANON, VM_GROWSDOWN,
+                            VM_HEAP, VM_PRIVATE, VM_SHARED, VM_STACK, carve, covering_end, find,
+                            gap_top, get_area, init, insert_vma, intersects, is_err, lower_index,
+                            merge_span, page_up, pte_flags, slots_after_carve, split_at, vma_at,
+                            would_merge)
 
 
 def init_space(mm: ptr[AddressSpace]) -> i64:
@@ -167,13 +168,9 @@ def mprotect(mm: ptr[AddressSpace], start: u64, length: u64, prot: u64) -> i64:
         start = mm.vmas[i].start
     elif mm.vmas[i].start > start:
         return -ENOMEM
-    cur = start
-    j = i
-    while cur < end:
-        if j >= mm.count or mm.vmas[j].start > cur:
-            return -ENOMEM
-        cur = mm.vmas[j].end
-        j += 1
+    j = covering_end(mm, i, start, end)
+    if j == NO_COVER:
+        return -ENOMEM
     last = j - 1
     newprot = prot & PROT_RWX
     split_lo = mm.vmas[i].start < start and mm.vmas[i].prot != newprot

@@ -52,6 +52,7 @@ DEFAULT_MMAP_BASE: Final = 0x0000_7FFF_FFFF_F000 - (128 << 20)
 MAP_32BIT_LO: Final = 0x4000_0000
 MAP_32BIT_HI: Final = 0x8000_0000
 ERR_MIN: Final = 0xFFFF_FFFF_FFFF_F001     # u64 results at or above this are -errno
+NO_COVER: Final = 0xFFFF_FFFF_FFFF_FFFF    # covering_end(): the range has a hole
 
 # ---- the mmap family's flags: Linux's (qkernel/linux/mman.py); what this module derives from them
 PROT_RWX: Final = PROT_READ | PROT_WRITE | PROT_EXEC
@@ -225,6 +226,19 @@ def find(mm: ptr[AddressSpace], addr: u64) -> ptr[Vma]:
     if i < mm.count and mm.vmas[i].start <= addr:
         return vma_at(mm, i)
     return NULL
+
+
+def covering_end(mm: ptr[AddressSpace], i: u64, start: u64, end: u64) -> u64:
+    """From VMA i on, the index after the VMAs that cover [start, end) without a hole, or
+    NO_COVER when a hole lies in the range."""
+    cur = start
+    j = i
+    while cur < end:
+        if j >= mm.count or mm.vmas[j].start > cur:
+            return NO_COVER
+        cur = mm.vmas[j].end
+        j += 1
+    return j
 
 
 def intersects(mm: ptr[AddressSpace], start: u64, end: u64) -> bool:

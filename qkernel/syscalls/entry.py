@@ -6,7 +6,7 @@ SIGBUS end the process with status 128 + signal)."""
 from __future__ import annotations
 
 from qkernel import qcall
-from qkernel.abi import LOG_INFO
+from qkernel.abi import LOG_INFO, LOG_WARN
 from qkernel.arch import trap
 from qkernel.arch.frame import TrapFrame
 from qkernel.dialect import Final, addr_of, i64, kfmt, ptr, u64
@@ -105,6 +105,10 @@ def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
         if r == 0:
             return
         if r == -ENOMEM:
+            p = task.current.process
+            kfmt(start(LOG_WARN), b"out of memory: killed process %u (%s)", p.pid,
+                 addr_of(p.name[0]))
+            finish(LOG_WARN)
             exit_process(128 + SIGKILL)
     sig: u64 = SIGSEGV
     if vector == 0 or vector == 16 or vector == 19:

@@ -1,6 +1,6 @@
 """`qvisor`: the host command line.
 
-  qvisor boot [--platform auto|pvm|kvm|emu] [--memory 256M] [--kernel PATH] [--fault KIND] [-v]
+  qvisor boot [--platform auto|pvm|kvm|emu] [--memory SIZE] [--kernel PATH] [--fault KIND] [-v]
       boots kernel.elf, runs the kernel's self-test, prints the banner, exits 0 (or 70 with a
       crash report on stderr when the kernel crashes).
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 from qkernel import abi as K
 
 EXIT_USAGE = 2
+MEMORY_HELP = "guest RAM, the sandbox's memory limit (default: 1G or the host's RAM if less; mapped on demand)"
 
 
 def parse_size(text: str) -> int:
@@ -44,12 +45,14 @@ def cmd_boot(args: argparse.Namespace) -> int:
     try:
         res = run_kernel(Path(args.kernel), platform=platform, mem_size=args.memory, flags=flags,
                          log_level=K.LOG_DEBUG if args.verbose else K.LOG_WARN,
-                         echo_log=args.verbose, timeout=args.timeout)
+                         echo_log=args.verbose, timeout=args.timeout, stop_signals=True, **_stdio_args())
     except FileNotFoundError as e:
         print(f"qvisor: {e}", file=sys.stderr)
         return EXIT_USAGE
     if res.crash:
         print(res.crash, file=sys.stderr)
+    if res.note:
+        print(res.note, file=sys.stderr)
     if args.verbose:
         print(f"qvisor: {res.platform}: exit status {res.status} after {res.seconds * 1000:.1f} ms",
               file=sys.stderr)
@@ -107,7 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         res = run_kernel(Path(args.kernel), platform=args.platform, mem_size=args.memory, flags=flags,
                          log_level=K.LOG_DEBUG if args.verbose else K.LOG_WARN, echo_log=args.verbose,
                          timeout=args.timeout, program=Program(exe, [program, *rest], env, cwd, root),
-                         mode=args.mode)
+                         mode=args.mode, stop_signals=True, **_stdio_args())
     except FileNotFoundError as e:
         print(f"qvisor: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -116,16 +119,83 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if res.crash:
         print(res.crash, file=sys.stderr)
+    if res.note:
+        print(res.note, file=sys.stderr)
     return res.status
 
 
+CLOSED_STDIO: frozenset[int] = frozenset()  # of 0, 1, 2: closed when qvisor started
+
+
+def reserve_stdio() -> frozenset[int]:
+    """Opens /dev/null onto each of fds 0-2 that is closed, so that qvisor's own files
+    (/dev/kvm, the sandbox root, ...) never take those numbers; returns the closed ones, which
+    the guest sees closed (-EBADF). Also gives Python a sys.stdin/stdout/stderr for them."""
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.append(fd)
+            nul = os.open(os.devnull, os.O_RDWR)   # the lowest free number: fd itself
+            if nul != fd:
+                os.dup2(nul, fd)
+                os.close(nul)
+            os.set_inheritable(fd, True)
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, mode, closefd=False))
+    return frozenset(closed)
+
+
+STDIN_FD = 0  # the host descriptor that is the sandbox's stdin
+
+
+def _handed_stdin() -> int:
+    """The sandbox's stdin: fd 0, or the descriptor the `qvisor` shim handed over in
+    QVISOR_STDIN_FD (fd 0 was a directory, which CPython cannot start with). The variable is
+    removed so that the guest's environment does not see it."""
+    text = os.environ.pop("QVISOR_STDIN_FD", None)
+    if text is None:
+        return 0
+    try:
+        fd = int(text)
+        os.fstat(fd)
+    except (ValueError, OSError):
+        return 0
+    if fd <= 2:
+        return fd
+    os.set_inheritable(fd, False)
+    return fd
+
+
+def _stdio_args() -> dict[str, int | None]:
+    """run_kernel's stdin/stdout/stderr: None for a descriptor closed at start."""
+    return {"stdin": None if 0 in CLOSED_STDIO and STDIN_FD == 0 else STDIN_FD,
+            "stdout": None if 1 in CLOSED_STDIO else 1, "stderr": None if 2 in CLOSED_STDIO else 2}
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The CLI. Stop signals (SIGINT, SIGTERM, SIGHUP) end it with 128 + N and no traceback,
+    whenever they come (qvisor/signals.py). Closed fds 0-2 are reserved first (reserve_stdio)."""
+    global CLOSED_STDIO, STDIN_FD
+    CLOSED_STDIO = reserve_stdio()
+    STDIN_FD = _handed_stdin()
+    from .signals import SandboxStopped, install_quiet_handlers
+    install_quiet_handlers()
+    try:
+        return _main(argv)
+    except SandboxStopped as s:
+        return s.status
+
+
+def _main(argv: list[str] | None) -> int:
     from .vmm import DEFAULT_KERNEL
     p = argparse.ArgumentParser(prog="qvisor", description="pyquark's host: runs the guest kernel")
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("boot", help="boot the kernel, run its self-test, print the banner")
     b.add_argument("--platform", default="auto", choices=["auto", "pvm", "kvm", "emu"])
-    b.add_argument("--memory", type=parse_size, default=256 << 20, help="guest RAM (default 256M)")
+    b.add_argument("--memory", type=parse_size, default=None, help=MEMORY_HELP)
     b.add_argument("--kernel", default=str(DEFAULT_KERNEL))
     b.add_argument("--fault", choices=["ud", "pf", "de", "panic", "int3", "triple"],
                    help="make the kernel fault on purpose (crash-report tests)")
@@ -135,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="run a static Linux x86-64 program in the sandbox")
     r.add_argument("--platform", default="auto", choices=["auto", "pvm", "kvm", "emu"])
     r.add_argument("--root", default="/", help="host directory the sandbox sees as / (read-only)")
-    r.add_argument("--memory", type=parse_size, default=256 << 20, help="guest RAM (default 256M)")
+    r.add_argument("--memory", type=parse_size, default=None, help=MEMORY_HELP)
     r.add_argument("--env", action="append", default=[], metavar="K=V", help="set an environment variable")
     r.add_argument("--clear-env", action="store_true", help="start from an empty environment")
     r.add_argument("--strace", action="store_true", help="print each system call to stderr")

@@ -92,21 +92,32 @@ def disassemble_around(mem: GuestMemory, layout: BootLayout, syms: KernelSymbols
 
 def backtrace(mem: GuestMemory, layout: BootLayout, syms: KernelSymbols, rip: int, rbp: int,
               limit: int = 24) -> list[str]:
-    frames = [f"  #0 {rip:#018x} {syms.symbolize(rip)}"]
-    seen = set()
-    for n in range(1, limit):
-        if rbp == 0 or rbp in seen or rbp % 8:
-            break
+    chain, stuck = _walk(mem, layout, rip, rbp, limit)
+    frames = [f"  #{n} {a:#018x} {syms.symbolize(a)}" for n, a in enumerate(chain)]
+    if stuck is not None:
+        frames.append(f"     (frame pointer {stuck:#x} is not readable)")
+    return frames
+
+
+def call_chain(mem: GuestMemory, layout: BootLayout, rip: int, rbp: int, limit: int = 24) -> list[int]:
+    """rip and the return addresses found by following the frame pointers from rbp."""
+    return _walk(mem, layout, rip, rbp, limit)[0]
+
+
+def _walk(mem: GuestMemory, layout: BootLayout, rip: int, rbp: int, limit: int) -> tuple[list[int], int | None]:
+    """(rip + return addresses, the frame pointer that was not readable or None). No alignment
+    is required of rbp: the kernel's syscall-path stack is not 16-byte aligned today."""
+    chain, seen = [rip], set()
+    while len(chain) < limit and rbp and rbp not in seen:
         seen.add(rbp)
         raw = read_kernel(mem, layout, rbp, 16)
         if raw is None:
-            frames.append(f"     (frame pointer {rbp:#x} is not readable)")
-            break
+            return chain, rbp
         rbp, ret = struct.unpack("<QQ", raw)
         if ret == 0:
             break
-        frames.append(f"  #{n} {ret:#018x} {syms.symbolize(ret)}")
-    return frames
+        chain.append(ret)
+    return chain, None
 
 
 def log_tail(mem: GuestMemory, layout: BootLayout, syms: KernelSymbols,

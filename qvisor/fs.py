@@ -5,7 +5,8 @@ Owns: one sandbox's view of its root (a host directory, default "/") and the tab
 descriptors behind the guest's file handles. HostFiles is a host service (qvisor/services): its
 @qcall methods are registered with the QcallServer that is given it as `files` (no HostFiles:
 those qcalls answer -ENOSYS). The console's tty ioctls and stdin are the Console service's
-(qvisor/services/console.py); HostFiles only carries `stdin` to it.
+(qvisor/services/console.py); HostFiles only carries `stdin` to it (None: the sandbox's fd 0
+was closed when qvisor started, and the Console answers -EBADF for it).
 
 Confinement contract (the guest is hostile; this module is the security boundary for files):
 
@@ -181,9 +182,9 @@ class HostFiles(Service):
     GuestFault for bad guest ranges). `stdin` is the sandbox's console input (the server's
     Console serves it)."""
 
-    def __init__(self, root: str = "/", *, stdin: int = 0) -> None:
+    def __init__(self, root: str = "/", *, stdin: int | None = 0) -> None:
         self.root = root
-        self.stdin = stdin
+        self.stdin = stdin        # None: the sandbox's fd 0 was closed when qvisor started
         self._lock = threading.RLock()
         self._fds: list[int | None] = [None] * K.HOST_FILES_MAX
         self._root_fd: int | None = None

@@ -29,7 +29,7 @@ from qkernel import abi as K
 from .abi import QCALL, QCALL_ARGS, QCALL_NR, QCALL_RESULT
 from .fs import HostFiles
 from .memory import GuestFault, GuestMemory
-from .services.base import Entry, GuestExit, KernelPanic, QcallFault, QcallStop, entries
+from .services.base import Entry, GuestExit, KernelPanic, QcallFault, QcallStop, Wakeup, entries
 from .services.console import MAX_IO, Console
 from .services.ring import RingService
 from .services.system import LOG_TAGS, Clock, FrameZeroing, KernelLog, Lifecycle, Random, Sleep
@@ -65,8 +65,8 @@ def default_reserved(mem: GuestMemory) -> list[tuple[int, int]]:
 @dataclass
 class QcallServer:
     memory: GuestMemory
-    stdout: int = 1
-    stderr: int = 2
+    stdout: int | None = 1     # None: closed when qvisor started (the guest gets -EBADF)
+    stderr: int | None = 2
     echo_log: bool = False  # print kernel log lines to stderr as they arrive
     log: list[str] = field(default_factory=list)
     counts: dict[int, int] = field(default_factory=dict)
@@ -76,12 +76,17 @@ class QcallServer:
     reserved: list[tuple[int, int]] | None = None  # ranges a ring may not overlap (default: boot area, kernel)
     ring_threads: int = 4           # host threads serving the ring, at most
     ring_poll_s: float = 0.0        # > 0: a host thread polls the SQ this long after activity
+    stop_fd: int | None = None      # readable after a stop signal: blocking calls end (qvisor/signals.py)
     table: dict[int, Entry] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self._log_lock = threading.Lock()
+        self.wakeup = Wakeup(self.stop_fd)   # ends console reads and sleeps: a stop, close()
+        closed = {fd for fd, host in ((1, self.stdout), (2, self.stderr)) if host is None}
+        if self.files is not None and self.files.stdin is None:
+            closed.add(0)
         self.console = Console(self.files.stdin if self.files is not None else None,
-                               self.stdout, self.stderr)
+                               self.stdout, self.stderr, closed=closed)
         self.ring = RingService(reserved=default_reserved(self.memory) if self.reserved is None
                                 else self.reserved, threads=self.ring_threads,
                                 poll_s=self.ring_poll_s)
@@ -105,7 +110,13 @@ class QcallServer:
                 self.table[e.nr] = e
 
     def close(self) -> None:
-        """Stops the ring's threads (the VMM's end of a run; idempotent)."""
+        """The VMM's end of a run (idempotent, and bounded: it never waits on the guest): ends
+        every blocking wait (console reads and sleeps, on the vCPU thread or a ring worker), then
+        stops the ring's threads, waiting at most RingService.CLOSE_JOIN_S for workers still in
+        a handler (one stuck in an uninterruptible host call, a write to a full pipe, is left:
+        the workers are daemon threads)."""
+        self.ring.ring_teardown()   # first: what the woken waits answer is dropped, not posted
+        self.wakeup.close()
         self.ring.close()
 
     def note(self, line: str) -> None:

@@ -1,4 +1,5 @@
-"""Platforms: what runs the guest kernel (pvm = this host's /dev/kvm; kvm, emu later).
+"""Platforms: what runs the guest kernel: kvm (/dev/kvm, kvm.py), pvm (this host's kvm_pvm, a kvm
+special case, pvm.py), emu (unicorn, the emu package); select.py picks one.
 
 Owns: the small contract every platform meets (Platform), the exit-handler object the run
 loops dispatch to (Handlers), and the platform-neutral register snapshot (Regs). Exit values
@@ -123,6 +124,10 @@ class Platform(Protocol):
 
     def run(self, handlers: Handlers, *, timeout: float | None = None) -> Exit:
         """Run until a handler asks to stop; return that exit."""
+
+    def interrupt(self) -> None:
+        """Thread-safe: make run() return to Python code soon (where a signal handler can run);
+        the run goes on unless something raises."""
 
     def regs(self) -> Regs:
         """Snapshot of the boot vCPU's registers."""

@@ -1,9 +1,10 @@
-"""The inner vCPU loop of the pvm platform: the C extension when it was built, else pure Python.
+"""The inner vCPU loop of the /dev/kvm platforms (kvm, pvm): the C extension when it was built, else
+pure Python.
 
 Owns: choosing the implementation (FAST says which is active, WHY why not the C one; the
 environment variable QVISOR_PURE_PYTHON=1 forces Python), the OutValue callback convention,
-and run_vcpu(), which PvmPlatform's run loop calls instead of Vcpu.run(). Does not own exit
-dispatch (pvm.py does) nor decoding (qvisor.kvm.exits does). The C path uses three private
+and run_vcpu(), which KvmPlatform's run loop calls instead of Vcpu.run(). Does not own exit
+dispatch (kvm.py does) nor decoding (qvisor.kvm.exits does). The C path uses three private
 Vcpu attributes as Vcpu.run does (_mm: the kvm_run mapping, _mv: its view, _pending: the
 uncompleted IN/MMIO read); tests/qvisor/test_runloop.py checks both paths agree.
 
@@ -14,7 +15,7 @@ it returns (exit, served, done):
   or `served` reached max_exits (exit is the last one served);
 - done False: `exit` is the first exit not served here (other ports, IN, HLT, SHUTDOWN, MMIO,
   Interrupted...), for the caller to dispatch; `served` exits were served before it.
-max_exits None = no limit; otherwise at least one exit is entered (as PvmPlatform.run's
+max_exits None = no limit; otherwise at least one exit is entered (as KvmPlatform.run's
 max_exits). Callback exceptions propagate, the exit consumed. The Vcpu's pending-IN/MMIO
 protocol (complete_io_in before the next run, else all-ones) holds whichever loop ran.
 

@@ -21,8 +21,9 @@ Trust: the ring is guest memory, so every field is hostile. The host
   started on demand), at most min(entries, max_inflight) entries taken and not completed per
   ring, at most max_outstanding queued or running across rings (torn-down rings' entries
   included), and never more unconsumed completions than entries (so no CQ overflow, no waiting
-  for the guest). A worker blocked in a host call that cannot be interrupted (a read of stdin)
-  keeps its thread until that call returns; sleeps end at teardown.
+  for the guest). Sleeps end at teardown; a worker blocked in a console read keeps its thread
+  until input comes or the server is closed (or a stop signal: base.Wakeup); close() joins the
+  threads, bounded.
 
 Memory ordering (x86-64 TSO, host side): the CQE is stored before cq_tail (program order, both
 plain stores); index loads and stores are single aligned 4-byte accesses (native struct
@@ -128,6 +129,8 @@ class RingService(Service):
     the boot area and the kernel image). notify: the platform's interrupt injection, called
     (from a worker thread, possibly concurrently with the vCPU) after completions are posted
     on a ring set up with RING_SETUP_IRQ; None: the feature is not granted."""
+
+    CLOSE_JOIN_S = 1.0      # close() waits this long at most for the threads
 
     def __init__(self, *, reserved: list[tuple[int, int]] | None = None,
                  threads: int = DEFAULT_THREADS, max_inflight: int = DEFAULT_MAX_INFLIGHT,
@@ -235,14 +238,28 @@ class RingService(Service):
 
     # ---- host side
     def close(self) -> None:
-        """Tears the ring down and stops the workers and the poller (idempotent)."""
+        """Tears the ring down and stops the workers and the poller (idempotent). Waits at most
+        CLOSE_JOIN_S in all for them to return, so that none is inside a handler when guest
+        memory goes; a worker blocked in a host call nothing interrupts (the server's Wakeup
+        ends console reads and sleeps first) is left behind, a daemon thread."""
         self.ring_teardown()
         with self._lock:
             self._closed = True
             threads = list(self._threads)
+            poller = self._poller
         for _ in threads:
             self._queue.put(None)
         self._kicked.set()
+        if poller is not None:
+            threads.append(poller)
+        deadline = time.monotonic() + self.CLOSE_JOIN_S
+        for t in threads:
+            if t is threading.current_thread():
+                continue
+            try:
+                t.join(max(0.0, deadline - time.monotonic()))
+            except RuntimeError:               # appended by _submit, not started yet
+                pass
 
     def _load(self, ring: Ring, off: int) -> int:
         with self.memory.view(ring.pa + off, 4) as v:

@@ -17,6 +17,7 @@ MAX_RANDOM = 1 << 20           # bytes per random qcall (-EINVAL beyond)
 LOG_MAX = 4096                 # bytes of a log line or panic message read
 SLEEP_MAX_NS = 10**13          # a longer nanosleep sleeps this long
 ZERO_PAGES_MAX = 1 << 20       # pages per zero-pages qcall (-EINVAL beyond)
+STOP_POLL_S = 0.1              # a ring worker's sleep looks for a stop signal this often
 LOG_TAGS = {K.LOG_ERROR: "error", K.LOG_WARN: "warn", K.LOG_INFO: "info", K.LOG_DEBUG: "debug"}
 
 
@@ -64,15 +65,25 @@ class Clock(Service):
 
 class Sleep(Service):
     """QCALL_NANOSLEEP (blocking-capable). On the vCPU thread it sleeps the vCPU; from the ring
-    the sleep ends early (-EINTR) when the ring is torn down or the server closed."""
+    it sleeps a worker thread. Either way the sleep ends early (-EINTR) at a stop signal or
+    when the server is closed (the server's Wakeup, base.py), and from the ring also when the
+    ring is torn down."""
 
     @qcall(K.QCALL_NANOSLEEP, blocking=True)
     def nanosleep(self, ns: int) -> int:
         seconds = min(ns, SLEEP_MAX_NS) / 1e9
+        wakeup = self.server.wakeup
         if not in_ring_worker():
-            time.sleep(seconds)
-            return 0
-        return -errno.EINTR if ring_wait(seconds) else 0
+            return -errno.EINTR if wakeup.sleep(seconds) else 0
+        # the ring's teardown (an Event) and a stop (descriptors): slices of the ring's wait,
+        # each ended by the teardown, with a look at the stop between them
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return 0
+            if ring_wait(min(left, STOP_POLL_S)) or wakeup.stopped():
+                return -errno.EINTR
 
 
 class Random(Service):

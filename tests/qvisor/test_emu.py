@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import threading
@@ -19,10 +20,11 @@ import time
 
 import pytest
 
-from qvisor.kvm.exits import Hlt, InternalError, IoOut, Mmio, Shutdown
+from qvisor.kvm.exits import Hlt, InternalError, Interrupted, IoOut, Mmio, Shutdown
 from qvisor.platform import Handlers
-from qvisor.platform import emu_cpu
+from qvisor.platform.emu import cpu as emu_cpu
 from qvisor.platform.emu import EmuPlatform, RunTimeout, X2Apic
+from qvisor.signals import StopOnSignals
 from qvisor_guests import IN_PORT, OUT_PORT
 from qvisor_guests import code as pvm_code
 
@@ -773,3 +775,17 @@ def test_kernel_triple_fault_is_shutdown(kernel_elf):
         assert k.run() == Shutdown()
     finally:
         k.p.close()
+
+
+def test_stop_signal_ends_a_spinning_guest(emu):
+    emu.load_flat(code("spin"), emu.layout.KERNEL_BASE)
+    before = signal.getsignal(signal.SIGTERM)
+    timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGTERM))   # any thread may take it
+    with StopOnSignals(emu.interrupt) as stop:
+        timer.start()
+        try:
+            e = emu.run(Handlers(), timeout=20)              # RunTimeout, not a hang
+        finally:
+            timer.join()
+    assert e == Interrupted() and stop.signum == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is before

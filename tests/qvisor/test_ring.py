@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import os
 import struct
+import termios
 import threading
 import time
 from pathlib import Path
@@ -413,3 +414,126 @@ def test_arbitrary_ring_contents_never_hurt_the_host(mem, entries, sqes, header,
         srv.close()
         os.close(r)
         os.close(w)
+
+
+# ---- stops and closed stdio, on the synchronous path and the ring alike
+
+
+def _stop_pipe():
+    """A stop fd as qvisor/signals.py makes one: readable (for good) once a stop came."""
+    return os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+
+
+def _later(seconds: float, fn) -> threading.Thread:
+    t = threading.Thread(target=lambda: (time.sleep(seconds), fn()), daemon=True)
+    t.start()
+    return t
+
+
+@pytest.mark.parametrize("via", ["sync", "ring"])
+def test_a_stop_ends_a_blocked_console_read_and_a_sleep(mem, tmp_path, via):
+    from qvisor.fs import HostFiles
+    r_in, w_in = os.pipe()
+    stop_r, stop_w = _stop_pipe()
+    with HostFiles(str(tmp_path), stdin=r_in) as files:
+        srv = QcallServer(mem, files=files, reserved=[(0, RING_LOW)], stop_fd=stop_r)
+        try:
+            _later(0.2, lambda: os.write(stop_w, b"\2"))
+            t0 = time.monotonic()
+            if via == "sync":
+                assert call(srv, K.QCALL_CONSOLE_READ, 0, BUF, 16) == -errno.EINTR
+                assert call(srv, K.QCALL_NANOSLEEP, 10**13) == -errno.EINTR   # at once now
+            else:
+                g = GuestRing(srv)
+                assert g.setup() == 0
+                g.submit(K.QCALL_CONSOLE_READ, 0, BUF, 16, tag=1)
+                g.submit(K.QCALL_NANOSLEEP, 10**13, tag=2)                      # 10000 s
+                assert sorted(g.wait(2, timeout=5)) == [(1, -errno.EINTR), (2, -errno.EINTR)]
+            assert time.monotonic() - t0 < 1.5
+            os.write(w_in, b"kept")                   # the stop consumed no input
+            assert os.read(r_in, 16) == b"kept"
+        finally:
+            srv.close()
+    for fd in (r_in, w_in, stop_r, stop_w):
+        os.close(fd)
+
+
+def test_close_wakes_ring_workers_blocked_in_a_read_or_a_sleep(mem, tmp_path):
+    """No stop signal: the run simply ended (the guest exited) while ring workers wait for input
+    and sleep; close() ends those waits and joins the threads, in well under a second."""
+    from qvisor.fs import HostFiles
+    r_in, w_in = os.pipe()
+    with HostFiles(str(tmp_path), stdin=r_in) as files:
+        srv = QcallServer(mem, files=files, reserved=[(0, RING_LOW)])
+        g = GuestRing(srv)
+        assert g.setup() == 0
+        g.submit(K.QCALL_CONSOLE_READ, 0, BUF, 16, tag=1)
+        g.submit(K.QCALL_NANOSLEEP, 10**13, tag=2)
+        end = time.monotonic() + 5
+        while srv.ring.threads < 2:
+            assert time.monotonic() < end
+            time.sleep(0.001)
+        time.sleep(0.05)
+        threads = list(srv.ring._threads)
+        t0 = time.monotonic()
+        srv.close()
+        assert time.monotonic() - t0 < 0.9
+        assert not any(t.is_alive() for t in threads)
+        assert srv.ring.outstanding == 0
+        assert g.field("cq_tail") == 0                # dropped: the ring was gone
+        srv.close()                                   # idempotent
+        assert call(srv, K.QCALL_CONSOLE_READ, 0, BUF, 16) == -errno.EINTR   # ends at once
+    os.write(w_in, b"x")                              # the input was not taken
+    assert os.read(r_in, 4) == b"x"
+    for fd in (r_in, w_in):
+        os.close(fd)
+
+
+@pytest.mark.parametrize("closed", [(0,), (1,), (2,), (0, 1, 2)])
+def test_stdio_closed_at_start_is_ebadf(mem, tmp_path, closed):
+    from qvisor.fs import HostFiles
+    r, w = os.pipe()
+    with HostFiles(str(tmp_path), stdin=None if 0 in closed else r) as files:
+        srv = QcallServer(mem, stdout=None if 1 in closed else w, stderr=None if 2 in closed else w,
+                          files=files, reserved=[(0, RING_LOW)])
+        try:
+            mem.write(BUF, b"x")
+            os.write(w, b"in")
+            g = GuestRing(srv)
+            assert g.setup() == 0
+            for fd in (0, 1, 2):
+                bad = fd in closed
+                want_rw = -errno.EBADF if bad else (2 if fd == 0 else 1)
+                nr = K.QCALL_CONSOLE_READ if fd == 0 else K.QCALL_CONSOLE_WRITE
+                if fd == 0:
+                    want_rw = -errno.EBADF if bad else 1
+                    assert call(srv, nr, 0, BUF + 0x100, 1) == want_rw
+                    g.submit(nr, 0, BUF + 0x100, 1, tag=10)
+                else:
+                    assert call(srv, nr, fd, BUF, 1) == want_rw
+                    g.submit(nr, fd, BUF, 1, tag=10)
+                assert g.wait(1) == [(10, want_rw)]
+                want = -errno.EBADF if bad else 0
+                assert call(srv, K.QCALL_STDIO_FSTAT, fd, BUF + 0x1000) == want
+                assert call(srv, K.QCALL_TTY_IOCTL, fd, termios.TCGETS, BUF + 0x1000) == \
+                    (-errno.EBADF if bad else -errno.ENOTTY)
+        finally:
+            srv.close()
+    os.close(r)
+    os.close(w)
+
+
+def test_a_directory_as_stdin_reads_eisdir(mem, tmp_path):
+    from qvisor.fs import HostFiles
+    d = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    with HostFiles(str(tmp_path), stdin=d) as files:
+        srv = QcallServer(mem, files=files, reserved=[(0, RING_LOW)])
+        try:
+            assert call(srv, K.QCALL_CONSOLE_READ, 0, BUF, 16) == -errno.EISDIR
+            g = GuestRing(srv)
+            assert g.setup() == 0
+            g.submit(K.QCALL_CONSOLE_READ, 0, BUF, 16, tag=1)
+            assert g.wait(1) == [(1, -errno.EISDIR)]
+        finally:
+            srv.close()
+    os.close(d)

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -457,3 +458,21 @@ def test_pvm_run_uses_runloop(pvm, impl, monkeypatch):
     boot(pvm, COUNT_OUTL, 200)
     e = pvm.run(Handlers().on_out(OUT_PORT, lambda e: None), max_exits=10)
     assert e == IoOut(OUT_PORT, 4, bytes(4))
+
+
+# --- stop signals (qvisor/signals.py): interrupt() from any thread ends the run ---------------
+def test_stop_signal_ends_a_spinning_guest(pvm, impl):
+    from qvisor.signals import StopOnSignals
+    boot(pvm, SPIN)
+    before = signal.getsignal(signal.SIGINT)
+    timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT))   # any thread may take it
+    with StopOnSignals(pvm.interrupt) as stop:
+        timer.start()
+        try:
+            e = pvm.run(Handlers().on_out(OUT_PORT, print), timeout=20)  # RunTimeout, not a hang
+        finally:
+            timer.join()
+    assert e == Interrupted() and stop.signum == signal.SIGINT
+    assert signal.getsignal(signal.SIGINT) is before
+    boot(pvm, code("hi"))                                    # the vCPU still runs afterwards
+    assert loop(pvm, Handlers().on_out(OUT_PORT, lambda e: None)) == Hlt()

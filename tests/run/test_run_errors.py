@@ -16,24 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _platforms() -> list:
-    from qvisor.platform.select import detect
-    name, why = detect()
-    return ["emu"] if name == "emu" else [name, "emu"]
-
-
-PLATFORMS = _platforms()
-
-
-@pytest.fixture(scope="session")
-def kernel(tmp_path_factory) -> Path:
-    from toolchain.driver import build_kernel
-    out = tmp_path_factory.mktemp("run-kernel") / "kernel.elf"
-    build_kernel(out, out.parent / "cache")
-    return out
+from run_helpers import PLATFORMS, ROOT
 
 
 @pytest.fixture(scope="session")

@@ -202,12 +202,16 @@ class RingService(Service):
 
     @qcall(R.QCALL_RING_WAIT)
     def ring_wait(self, timeout_ns: int) -> int:
-        """The guest's idle loop: returns the completions pending, at once if there are some,
-        else after one is posted or min(timeout, WAIT_CAP_S) passed (the vCPU waits here only
-        when the guest has nothing to run; the cap keeps the host's run loop responsive)."""
+        """The guest's idle loop: takes the SQEs waiting (as a kick would: a guest with nothing
+        else to run submits and waits with one exit), then returns the completions pending, at
+        once if there are some, else after one is posted or min(timeout, WAIT_CAP_S) passed (the
+        vCPU waits here only when the guest has nothing to run; the cap keeps the host's run
+        loop responsive). -EIO for a broken ring."""
         ring = self.ring
         if ring is None:
             return -errno.ENXIO
+        if self.drain(ring) == -errno.EIO:
+            return -errno.EIO
         pending = self._pending(ring)
         if pending or timeout_ns <= 0:
             return pending

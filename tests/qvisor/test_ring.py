@@ -137,6 +137,21 @@ def test_sleeps_complete_with_their_tags(srv):
     assert g.field("sq_head") == 5
 
 
+def test_the_idle_wait_takes_unkicked_entries_and_returns_their_completions(srv):
+    g = GuestRing(srv)
+    assert g.setup() == 0
+    assert g.submit(K.QCALL_NANOSLEEP, 1000, tag=7, kick=False) == 0
+    assert g.field("sq_head") == 0                      # not taken without a kick...
+    deadline = time.monotonic() + 5
+    pending = 0
+    while pending == 0:                                 # ...until the guest waits (capped waits)
+        pending = call(srv, K.QCALL_RING_WAIT, 10**9)
+        assert time.monotonic() < deadline
+    assert pending == 1 and g.field("sq_head") == 1
+    assert g.wait(1) == [(7, 0)]
+    assert call(srv, K.QCALL_RING_WAIT, 0) == 0        # nothing pending: at once
+
+
 def test_console_write_and_read_through_the_ring(mem, tmp_path):
     from qvisor.fs import HostFiles
     r_out, w_out = os.pipe()

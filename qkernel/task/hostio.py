@@ -17,10 +17,10 @@ the ring being there. Per-CPU state: one vCPU and one ring today.
 from __future__ import annotations
 
 from qkernel import klog, qcall
-from qkernel.abi import (PAGE_SIZE, QCALL_CONSOLE_READ, QCALL_NANOSLEEP, RING_CQE_SIZE,
+from qkernel.abi import (LOG_ERROR, PAGE_SIZE, QCALL_CONSOLE_READ, QCALL_NANOSLEEP, RING_CQE_SIZE,
                          RING_NEED_KICK, RING_SQ_OFFSET, RING_SQE_SIZE, RingCqe, RingHeader,
                          RingSqe)
-from qkernel.dialect import NULL, Final, addr_of, atomic_load, atomic_store, cast, i64, ptr, u8, u32, u64
+from qkernel.dialect import NULL, Final, addr_of, atomic_load, atomic_store, cast, i64, kfmt, ptr, u8, u32, u64
 from qkernel.mm import frames
 from qkernel.mm.addr import pa, va
 from qkernel.task import sched
@@ -106,6 +106,11 @@ def poll() -> u64:
         return 0
     head = hdr.cq_head
     tail = atomic_load(addr_of(hdr.cq_tail))
+    if tail - head > u32(RING_ENTRIES):
+        kfmt(klog.start(LOG_ERROR), b"hostio: completion index out of range: cq_head %u cq_tail %u",
+             u64(head), u64(tail))
+        klog.finish(LOG_ERROR)
+        return 0
     n: u64 = 0
     while head != tail:
         c = cqes + u64(head & u32(RING_ENTRIES - 1))

@@ -60,7 +60,6 @@ CQE = layout(R.RingCqe)
 assert HEADER.size == R.RING_SQ_OFFSET and SQE.size == R.RING_SQE_SIZE and CQE.size == R.RING_CQE_SIZE
 
 M32 = 0xFFFF_FFFF
-_U32 = struct.Struct("I")        # native: one aligned 4-byte load/store (x86-64 is little-endian)
 _SQE = struct.Struct("<II6QQ")
 _CQE = struct.Struct("<QQ")
 OFF_SQ_TAIL = HEADER.offset("sq_tail")
@@ -265,13 +264,18 @@ class RingService(Service):
             except RuntimeError:               # appended by _submit, not started yet
                 pass
 
+    # The index fields are read and written while the guest runs, so each access must be one
+    # aligned 4-byte load or store: a memoryview cast to "I" does that (CPython memcpy's the
+    # item). Not struct.pack_into: it zero-fills the destination before packing, and a guest
+    # reading cq_tail in that window saw 0 (a 2**32-step completion loop, then a broken ring:
+    # found by bench host-calls, 2026-12-02).
     def _load(self, ring: Ring, off: int) -> int:
-        with self.memory.view(ring.pa + off, 4) as v:
-            return _U32.unpack_from(v)[0]
+        with self.memory.view(ring.pa + off, 4) as v, v.cast("I") as word:
+            return word[0]
 
     def _store(self, ring: Ring, off: int, value: int) -> None:
-        with self.memory.view(ring.pa + off, 4) as v:
-            _U32.pack_into(v, 0, value & M32)
+        with self.memory.view(ring.pa + off, 4) as v, v.cast("I") as word:
+            word[0] = value & M32
 
     def _break(self, ring: Ring, why: str) -> None:
         """Refuses the ring from now on (under ring.lock)."""

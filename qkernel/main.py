@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from qkernel.abi import (CAP_CPL0_EMULATED, PAGE_SIZE, BOOT_FAULT_DE, BOOT_FAULT_INT3, BOOT_FAULT_PANIC, BOOT_FAULT_PF,
                          BOOT_FAULT_TRIPLE, BOOT_FAULT_UD, BOOT_MAGIC, BOOT_SELFTEST, MODE_FLAT,
-                         PLATFORM_EMU, PLATFORM_KVM, PLATFORM_PVM, QCALL_CONSOLE_WRITE, QCALL_EXIT,
+                         PLATFORM_EMU, PLATFORM_KVM, PLATFORM_PVM,
                          BootParams)
 from qkernel.arch import gdt, idt, priv
 from qkernel.dialect import addr_of, asm, cast, export, halt, ptr, read_cr3, trap, u64, u8, volatile_load
-from qkernel import exec, klog, selftest
+from qkernel import exec, klog, qcall, selftest
 from qkernel.lib import fmt
 from qkernel.mm import fault, frames, pagetable
-from qkernel.mm.addr import pa
 from qkernel.panic import panic
-from qkernel.qcall import qcall
 
 banner: fmt.Line = fmt.Line()
 
@@ -83,7 +81,7 @@ def kmain(bp: ptr[BootParams]) -> None:
         fmt.put_dec(b, ticks)
         fmt.put_str(b, b" timer ticks)")
     fmt.put_char(b, 10)
-    qcall(QCALL_CONSOLE_WRITE, 1, pa(u64(addr_of(b.data))), b.len, 0)
-    qcall(QCALL_EXIT, 0, 0, 0, 0)
+    qcall.console_write(1, addr_of(b.data[0]), b.len)
+    qcall.exit_sandbox(0)
     while True:
         halt()

@@ -317,7 +317,7 @@ def notes_for(all_sides: list[Side], table: dict[str, dict[str, Cell]], cfg: Con
         "(for pyquark: the Python interpreter, imports, VM creation and the guest kernel's boot).",
         "sides: native; qemu-user = `qemu-x86_64 PROG`; gVisor = `runsc " + " ".join(RUNSC_FLAGS)
         + " do PROG` (ptrace platform, as root in this container; runsc's kvm platform hangs on this PVM host); "
-        "pyquark = `python -m qvisor.cli run --platform P --clear-env -- PROG` (guest RAM 256 MiB, the default).",
+        "pyquark = `python -m qvisor.cli run --platform P --clear-env -- PROG` (guest RAM: the default, 1 GiB).",
         "qemu-user has no binfmt_misc entry for x86-64 on an x86-64 host, so a program it execs (fork+exec, "
         "the busybox loop's `cat`) runs natively: those qemu figures only emulate the parent.",
     ]
@@ -333,7 +333,7 @@ def notes_for(all_sides: list[Side], table: dict[str, dict[str, Cell]], cfg: Con
         notes.append("peak RSS, hello world (host side, `/usr/bin/time -f %M`: the largest single process of the "
                      "tree, not the sum; runsc's sandbox and gofer are separate processes): "
                      + ", ".join(f"{k} {v}" for k, v in rss.items())
-                     + ". pyquark's guest RAM is 256 MiB (the default `--memory`), host memory mapped on demand.")
+                     + ". pyquark's guest RAM is the default `--memory` (1 GiB), host memory mapped on demand.")
     nas = sorted({(s.name, c.na) for cells in table.values() for s in all_sides
                   for c in [cells[s.name]] if c.na})
     if nas:

@@ -25,9 +25,9 @@ from qkernel.mm import mmap, pagetable, vma
 from qkernel.mm.addr import va
 from qkernel.mm.uaccess import copy_to_user
 from qkernel.syscalls import entry, register, sys_time
-from qkernel.syscalls.sys_process import exit_process, set_exe
+from qkernel.syscalls.sys_process import exit_process
 from qkernel.task import hostio, sched, task
-from qkernel.task.process import Process, set_name_from_path
+from qkernel.task.process import Process, set_exe, set_name_from_path
 
 STACK_TOP: Final = 0x7FFF_FFFF_F000        # one page below the user half's end, as Linux
 STACK_RESERVE: Final = 8 << 20              # the stack VMA (RLIMIT_STACK)
@@ -125,7 +125,7 @@ def run_program(bp: ptr[BootParams]) -> None:
     p.files.open &= ~bp.stdio_closed  # descriptors qvisor found closed stay closed (EBADF)
     set_exe(p, block, path_len)
     set_name_from_path(p, block, path_len)
-    set_cwd(p, block, bp.args_len)
+    set_cwd(p, block, bp.args_len, path_len)
     p.start_ns = u64(sys_time.now_ns(CLOCK_MONOTONIC))
     handle = qcall.file_open(block, path_len, 0)
     if handle < 0:
@@ -184,15 +184,15 @@ def run_program(bp: ptr[BootParams]) -> None:
     syscall.enter_user(elf.user_entry(addr_of(info)), u64(rsp))
 
 
-def set_cwd(p: ptr[Process], block: ptr[u8], block_len: u64) -> None:
-    """The working directory: the argument block's last string (the path in the root)."""
-    end = block_len
-    while end > 0 and block[end - 1] == 0:
-        end -= 1
-    start = end
-    while start > 0 and block[start - 1] != 0:
-        start -= 1
-    n = end - start
+def set_cwd(p: ptr[Process], block: ptr[u8], block_len: u64, exe_len: u64) -> None:
+    """The working directory: the argument block's last string (the path in the root); "/"
+    when the block has none (stack.build refuses such a block later)."""
+    n: u64 = 0
+    start: u64 = 0
+    if block_len > exe_len + 1 and block[block_len - 1] == 0:
+        start = stack.find_cwd(block, block_len, exe_len)
+        if start > exe_len:
+            n = block_len - 1 - start
     if n >= 4096:
         n = 0
     for i in range(n):

@@ -150,6 +150,15 @@ def up16(x: u64) -> u64:
     return (x + 15) & ~u64(15)
 
 
+def find_cwd(args: ptr[u8], alen: u64, exe_len: u64) -> u64:
+    """Where the argument block's last string, the working directory, starts (the block ends
+    with a NUL); <= exe_len when the exe path is the only string."""
+    start = alen - 1
+    while start > exe_len + 1 and args[start - 1] != 0:
+        start -= 1
+    return start
+
+
 def build(buf: ptr[u8], buf_len: u64, user_end: u64, p: ptr[StackParams]) -> i64:
     """Builds the initial stack in buf (see the module docstring); returns the user rsp, or
     -E2BIG (it does not fit in buf_len bytes, or a string is longer than MAX_ARG_STRLEN), or
@@ -165,9 +174,7 @@ def build(buf: ptr[u8], buf_len: u64, user_end: u64, p: ptr[StackParams]) -> i64
     if alen == 0 or args[alen - 1] != 0 or p.argc > alen or p.envc > alen or p.argc + p.envc + 2 > alen:
         return -EINVAL
     exe_len = find_nul(args, alen)            # < alen: the block ends with a NUL
-    cwd_start = alen - 1                      # the cwd is the last string: find its start
-    while cwd_start > exe_len + 1 and args[cwd_start - 1] != 0:
-        cwd_start -= 1
+    cwd_start = find_cwd(args, alen, exe_len)
     if cwd_start <= exe_len:                  # the exe path is the last string: no cwd
         return -EINVAL
     if exe_len + 1 > MAX_ARG_STRLEN:

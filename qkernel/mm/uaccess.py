@@ -9,32 +9,28 @@ Pages are reached through the direct map, so this works whatever the kernel's pr
 from __future__ import annotations
 
 from qkernel.abi import PAGE_SIZE
-from qkernel.dialect import NULL, Final, cast, i64, memcpy, ptr, u8, u64
+from qkernel.dialect import NULL, cast, i64, memcpy, ptr, u8, u64
 from qkernel.arch import priv
 from qkernel.mm import fault, pagetable, vma
-from qkernel.mm.pagetable import USER_TOP
+from qkernel.mm.pagetable import NO_PA, USER_TOP
 from qkernel.mm.addr import va
 from qkernel.linux.errno import EFAULT
 
-NOT_MAPPED: Final = 0xFFFF_FFFF_FFFF_FFFF
-
 
 def user_page_pa(addr: u64, write: bool) -> u64:
-    """Physical address of the byte at user address `addr`, or NOT_MAPPED when no access is
+    """Physical address of the byte at user address `addr`, or NO_PA when no access is
     possible. A page the address space holds but has not populated yet (a fresh mmap, the stack
     below its populated top) is faulted in first, as the CPU's access would."""
     pa = walk(addr, write)
-    if pa == NOT_MAPPED and vma.active != NULL and addr < USER_TOP:
+    if pa == NO_PA and vma.active != NULL and addr < USER_TOP:
         if fault.handle_fault(vma.active, addr, write, False) == 0:
             pa = walk(addr, write)
     return pa
 
 
 def walk(addr: u64, write: bool) -> u64:
-    """The page-table walk of user_page_pa (pagetable.translate_user on the loaded tables),
-    without faulting anything in."""
-    pa = pagetable.translate_user(priv.current_cr3(), addr, write)
-    return NOT_MAPPED if pa == pagetable.NO_PA else pa
+    """The page-table walk of user_page_pa on the loaded tables, without faulting anything in."""
+    return pagetable.translate_user(priv.current_cr3(), addr, write)
 
 
 def range_ok(addr: u64, n: u64, write: bool) -> bool:
@@ -46,7 +42,7 @@ def range_ok(addr: u64, n: u64, write: bool) -> bool:
         return False
     page = addr & ~u64(PAGE_SIZE - 1)
     while page < end:
-        if user_page_pa(page, write) == NOT_MAPPED:
+        if user_page_pa(page, write) == NO_PA:
             return False
         page += PAGE_SIZE
     return True
@@ -88,7 +84,7 @@ def strncpy_from_user(dst: ptr[u8], src: u64, size: u64) -> i64:
     i: u64 = 0
     while i < size:
         pa = user_page_pa(src + i, False)
-        if pa == NOT_MAPPED:
+        if pa == NO_PA:
             return -EFAULT
         page = cast(ptr[u8], va(pa))
         chunk = PAGE_SIZE - ((src + i) & (PAGE_SIZE - 1))

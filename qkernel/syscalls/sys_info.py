@@ -6,7 +6,7 @@ from qkernel import qcall
 from qkernel.abi import PAGE_SIZE
 from qkernel.dialect import addr_of, cast, i64, ptr, sizeof, u8, u64
 from qkernel.linux.errno import EFAULT, EINVAL, ESRCH
-from qkernel.linux.resource import RLIMIT_NLIMITS, RLIMIT_NOFILE, RLIMIT_STACK, Rlimit, Sysinfo
+from qkernel.linux.resource import RLIMIT_NLIMITS, Rlimit, Sysinfo
 from qkernel.linux.utsname import GETRANDOM_MAX, GRND_INSECURE, GRND_NONBLOCK, GRND_RANDOM
 from qkernel.mm import frames
 from qkernel.mm.uaccess import copy_to_user, range_ok
@@ -45,23 +45,11 @@ def sys_getrandom(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     return i64(done)
 
 
-def _limit(resource: u64, out: ptr[Rlimit]) -> None:
-    """The limits reported (the kernel enforces none yet: the processes issue)."""
-    out.rlim_cur = 0xFFFF_FFFF_FFFF_FFFF
-    out.rlim_max = 0xFFFF_FFFF_FFFF_FFFF
-    if resource == RLIMIT_STACK:
-        out.rlim_cur = 8 << 20
-    elif resource == RLIMIT_NOFILE:
-        out.rlim_cur = 1024
-        out.rlim_max = 4096
-
-
 def sys_getrlimit(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     if a.a0 >= RLIMIT_NLIMITS:
         return -EINVAL
-    lim: Rlimit = Rlimit()
-    _limit(a.a0, addr_of(lim))
-    return copy_to_user(a.a1, cast(ptr[u8], addr_of(lim)), sizeof(Rlimit))
+    lim = addr_of(t.process.rlimits[a.a0])
+    return copy_to_user(a.a1, cast(ptr[u8], lim), sizeof(Rlimit))
 
 
 def sys_prlimit64(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
@@ -71,8 +59,7 @@ def sys_prlimit64(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     if a.a1 >= RLIMIT_NLIMITS:
         return -EINVAL
     if a.a3 != 0:
-        lim: Rlimit = Rlimit()
-        _limit(a.a1, addr_of(lim))
-        if copy_to_user(a.a3, cast(ptr[u8], addr_of(lim)), sizeof(Rlimit)) != 0:
+        lim = addr_of(t.process.rlimits[a.a1])
+        if copy_to_user(a.a3, cast(ptr[u8], lim), sizeof(Rlimit)) != 0:
             return -EFAULT
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from qkernel import qcall
 from qkernel.arch import percpu
-from qkernel.dialect import addr_of, array, cast, i64, memcpy, ptr, sizeof, u8, u32, u64
+from qkernel.dialect import addr_of, array, cast, i64, ptr, sizeof, u8, u32, u64
 from qkernel.linux.errno import EFAULT, EINVAL, EPERM, ESRCH
 from qkernel.linux.sched import SCHED_OTHER
 from qkernel.linux.utsname import (ARCH_GET_FS, ARCH_SET_FS, PR_GET_NAME, PR_SET_NAME,
@@ -13,7 +13,8 @@ from qkernel.linux.utsname import (ARCH_GET_FS, ARCH_SET_FS, PR_GET_NAME, PR_SET
 from qkernel.mm.pagetable import USER_TOP
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
 from qkernel.syscalls.table import SyscallArgs
-from qkernel.task.process import Process, set_name
+from qkernel.task.process import set_name
+from qkernel.task import sched
 from qkernel.task.task import Task
 
 
@@ -174,6 +175,7 @@ def sys_uname(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 
 
 def sys_sched_yield(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    sched.schedule()  # to the tail of the run queue; at once back when nothing else is runnable
     return 0
 
 
@@ -230,11 +232,3 @@ def sys_sched_getparam(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
         return -ESRCH
     prio: u32 = 0
     return copy_to_user(a.a1, cast(ptr[u8], addr_of(prio)), 4)
-
-
-def set_exe(p: ptr[Process], path: ptr[u8], n: u64) -> None:
-    """The executable's path (for /proc/self/exe), at most EXE_MAX - 1 bytes kept."""
-    m = n if n < 255 else 255
-    memcpy(addr_of(p.exe[0]), path, m)
-    p.exe[m] = 0
-    p.exe_len = m

@@ -35,8 +35,6 @@ sqes: ptr[RingSqe] = NULL
 cqes: ptr[RingCqe] = NULL
 done_wq: WaitQueue = WaitQueue()   # tasks whose entry is in flight
 room_wq: WaitQueue = WaitQueue()   # tasks waiting for a free submission slot
-submitted: u64 = 0                 # statistics (tests, bench)
-completed: u64 = 0
 
 
 def ring_bytes() -> u64:
@@ -69,7 +67,6 @@ def init() -> bool:
 def call(t: ptr[Task], nr: u64, a0: u64, a1: u64, a2: u64) -> i64:
     """Performs blocking-capable qcall nr for task t on the ring, parking t until it completes;
     the result (>= 0 or -errno). Addresses in the arguments are guest-physical."""
-    global submitted
     if ring_phys == 0 or t == sched.idle:
         return i64(qcall.qcall(nr, a0, a1, a2, 0))
     while hdr.sq_tail - atomic_load(addr_of(hdr.sq_head)) >= u32(RING_ENTRIES):
@@ -87,7 +84,6 @@ def call(t: ptr[Task], nr: u64, a0: u64, a1: u64, a2: u64) -> i64:
     e.tag = u64(t)
     t.ring_done = 0
     atomic_store(addr_of(hdr.sq_tail), tail + 1)   # seq_cst: after the entry, before the flags
-    submitted += 1
     if atomic_load(addr_of(hdr.host_flags)) & RING_NEED_KICK != 0:
         # Kicked now even when nothing else can run: the host thread then serves the entry while
         # the guest switches to idle and exits again to wait. Leaving the entry to the idle
@@ -101,7 +97,6 @@ def call(t: ptr[Task], nr: u64, a0: u64, a1: u64, a2: u64) -> i64:
 
 def poll() -> u64:
     """Takes every posted completion, hands each result to its task and wakes it; how many."""
-    global completed
     if ring_phys == 0:
         return 0
     head = hdr.cq_head
@@ -123,7 +118,6 @@ def poll() -> u64:
         head += 1
         n += 1
     atomic_store(addr_of(hdr.cq_head), head)
-    completed += n
     if n > 0:
         sched.wake_all(addr_of(room_wq))
         if hdr.sq_tail != atomic_load(addr_of(hdr.sq_head)) and \

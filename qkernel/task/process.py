@@ -7,8 +7,8 @@ links are its home, so that fork copies a Process instead of rewriting every han
 
 from __future__ import annotations
 
-from qkernel.dialect import NULL, Final, array, ptr, struct, u8, u32, u64
-from qkernel.linux.resource import RLIMIT_NLIMITS, Rlimit
+from qkernel.dialect import NULL, Final, addr_of, array, memcpy, ptr, struct, u8, u32, u64
+from qkernel.linux.resource import RLIM_INFINITY, RLIMIT_NLIMITS, RLIMIT_NOFILE, RLIMIT_STACK, Rlimit
 from qkernel.linux.utsname import TASK_COMM_LEN
 from qkernel.mm.vma import AddressSpace
 
@@ -79,8 +79,11 @@ def init_fields(p: ptr[Process], pid: u64) -> None:
     p.files.open = (u64(1) << STDIO_FDS) - 1
     p.umask = 0o022
     for r in range(RLIMIT_NLIMITS):
-        p.rlimits[r].rlim_cur = 0xFFFF_FFFF_FFFF_FFFF
-        p.rlimits[r].rlim_max = 0xFFFF_FFFF_FFFF_FFFF
+        p.rlimits[r].rlim_cur = RLIM_INFINITY
+        p.rlimits[r].rlim_max = RLIM_INFINITY
+    p.rlimits[RLIMIT_STACK].rlim_cur = 8 << 20     # Linux's defaults for a fresh login
+    p.rlimits[RLIMIT_NOFILE].rlim_cur = 1024
+    p.rlimits[RLIMIT_NOFILE].rlim_max = 4096
 
 
 def set_name(p: ptr[Process], text: ptr[u8], n: u64) -> None:
@@ -91,6 +94,14 @@ def set_name(p: ptr[Process], text: ptr[u8], n: u64) -> None:
     while j < n and j < TASK_COMM_LEN - 1 and text[j] != 0:
         p.name[j] = text[j]
         j += 1
+
+
+def set_exe(p: ptr[Process], path: ptr[u8], n: u64) -> None:
+    """The executable's path (/proc/self/exe), at most EXE_MAX - 1 bytes kept."""
+    m = n if n < EXE_MAX - 1 else EXE_MAX - 1
+    memcpy(addr_of(p.exe[0]), path, m)
+    p.exe[m] = 0
+    p.exe_len = m
 
 
 def set_name_from_path(p: ptr[Process], path: ptr[u8], n: u64) -> None:

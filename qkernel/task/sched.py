@@ -118,10 +118,6 @@ def schedule() -> None:
     switch_stacks(addr_of(prev.ctx_rsp), nxt.ctx_rsp)
 
 
-def yield_cpu() -> None:
-    schedule()
-
-
 # ---- kernel threads --------------------------------------------------------------------------
 
 @export("task_start")

@@ -138,11 +138,12 @@ def switch_in(t: ptr[Task]) -> None:
     loaded. The scheduler calls this just before switching stacks."""
     global current
     prev_mm = vma.active
+    prev_fs: u64 = current.fs_base if current != NULL else 0
     current = t
     percpu.set_stack_top(t.kstack_top)
     mm = t.process.mm
     if mm != prev_mm and mm.pml4 != 0:
         vma.active = mm
         priv.load_cr3(mm.pml4)
-    if t.fs_base != 0:
+    if t.fs_base != prev_fs:
         percpu.set_fs_base(t.fs_base)

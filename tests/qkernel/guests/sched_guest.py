@@ -46,7 +46,7 @@ def spawn(entry: task.kthread_fn, arg: u64) -> u64:
 def pinger(arg: u64) -> None:
     for i in range(3):
         note(arg * 10 + u64(i))
-        sched.yield_cpu()
+        sched.schedule()
 
 
 def run_pingpong() -> u64:

@@ -87,24 +87,53 @@ QCALL_CLOCK: Final = 3          # (clock id: 0 realtime, 1 monotonic) -> nanosec
 QCALL_RANDOM: Final = 4         # (buf_pa, len) -> len
 QCALL_LOG: Final = 5            # (level, buf_pa, len) -> 0
 QCALL_PANIC: Final = 6          # (msg_pa, len, frame_pa) -> does not return; the host writes a crash report
-# Files of the sandbox root (a host directory, read-only). Paths are resolved inside the root:
-# absolute paths start at the root, and neither `..` nor symlinks ever leave it.
-QCALL_OPEN: Final = 7           # (path_pa, path_len, flags OPEN_*) -> handle >= 0 | -errno
+# Files of the sandbox's host trees: tree 0 is the root (a host directory, read-only), trees
+# 1..n the binds (`--mount HOST:GUEST[:ro|rw]`, listed by QCALL_HOST_MOUNT). Paths are resolved
+# inside their tree: absolute paths start at its top, and neither `..` nor symlinks ever leave it.
+# `tree` is the last argument of the path calls (0 when left out).
+QCALL_OPEN: Final = 7           # (path_pa, path_len, flags OPEN_*, tree) -> handle >= 0 | -errno
 QCALL_PREAD: Final = 8          # (handle, buf_pa, len, offset) -> bytes read | -errno
 QCALL_CLOSE: Final = 9          # (handle) -> 0 | -EBADF
 QCALL_FSTAT: Final = 10         # (handle, stat_pa) -> 0, a Stat written at stat_pa | -errno
-QCALL_STAT: Final = 11          # (path_pa, path_len, stat_pa, nofollow) -> 0 | -errno
-QCALL_READLINK: Final = 12      # (path_pa, path_len, buf_pa, buf_len) -> bytes | -errno
+QCALL_STAT: Final = 11          # (path_pa, path_len, stat_pa, nofollow, tree) -> 0 | -errno
+QCALL_READLINK: Final = 12      # (path_pa, path_len, buf_pa, buf_len, tree) -> bytes | -errno
 QCALL_TTY_IOCTL: Final = 13     # (fd 0..2, request TCGETS|TIOCGWINSZ, buf_pa) -> 0 | -ENOTTY/-EINVAL
 QCALL_CONSOLE_READ: Final = 14  # (fd 0, buf_pa, len) -> bytes read (0 at EOF) | -errno
 QCALL_NANOSLEEP: Final = 15     # (nanoseconds) -> 0; the host sleeps (no other vCPU work exists yet)
 QCALL_STDIO_FSTAT: Final = 16   # (fd 0..2, stat_pa) -> 0 | -errno: the host's fstat of that stdio fd
 QCALL_ZERO_PAGES: Final = 17    # (pa, npages) -> 0: the host zeroes guest frames (pvm: CPL 0 is emulated)
-QCALL_MAX: Final = 22
+QCALL_GETDENTS: Final = 22      # (handle of a directory, buf_pa, len, cookie) -> bytes | -errno:
+#   linux_dirent64 records (qkernel.linux.uio.Dirent64 + name + NUL, 8-aligned) of the entries
+#   from position `cookie` on (0: the first), "." and ".." left out (the kernel makes its own),
+#   each record's d_off the cookie of the next; 0 at the end, -EINVAL when len cannot hold the
+#   next record. The listing is taken when cookie 0 is read and kept with the handle.
+QCALL_HOST_MOUNT: Final = 23    # (index 1.., buf_pa, len) -> flags HOST_MOUNT_* | -ENOENT past the
+#   last bind; writes the bind's guest path (absolute, normalised, NUL-terminated) at buf_pa
+# Writing calls: only on a tree bound rw (others: -EROFS); `dir_handle` is a handle of a
+# directory of that tree, `name` one component (no "/", not "." or ".."), at most NAME_MAX bytes.
+QCALL_CREATE: Final = 24        # (dir_handle, name_pa, name_len, flags CREATE_*, mode) -> handle
+QCALL_PWRITE: Final = 25        # (handle opened with OPEN_WRITE, buf_pa, len, offset) -> bytes | -errno
+QCALL_MKDIR: Final = 26         # (dir_handle, name_pa, name_len, mode) -> 0 | -errno
+QCALL_UNLINK: Final = 27        # (dir_handle, name_pa, name_len, is_dir) -> 0 | -errno (rmdir when is_dir)
+QCALL_RENAME: Final = 28        # (old_dir_handle, old_name_pa, old_name_len, new_dir_handle, new_name_pa,
+#                                  new_name_len) -> 0 | -errno (-EXDEV across trees)
+QCALL_SYMLINK: Final = 29       # (dir_handle, name_pa, name_len, target_pa, target_len) -> 0 | -errno
+QCALL_TRUNCATE: Final = 30      # (handle opened with OPEN_WRITE, length) -> 0 | -errno
+QCALL_SETATTR: Final = 31       # (handle, what SETATTR_*, a, b) -> 0 | -errno: chmod (a = mode),
+#                                  chown (a = uid, b = gid), times (a = atime ns, b = mtime ns)
+QCALL_MAX: Final = 32
 
 OPEN_DIRECTORY: Final = 1       # fail with -ENOTDIR unless the path is a directory
 OPEN_NOFOLLOW: Final = 2        # do not follow a symlink in the last component (-ELOOP)
-HOST_FILES_MAX: Final = 256     # open handles per sandbox (-EMFILE beyond)
+OPEN_WRITE: Final = 4           # open for writing too (only in a tree bound rw; else -EROFS)
+HOST_FILES_MAX: Final = 1024    # open handles per sandbox (-EMFILE beyond)
+HOST_MOUNT_RW: Final = 1        # QCALL_HOST_MOUNT flags: the bind is writable
+CREATE_EXCL: Final = 1          # QCALL_CREATE: fail with -EEXIST if the name exists
+CREATE_TRUNC: Final = 2         # QCALL_CREATE: truncate an existing file
+SETATTR_MODE: Final = 1
+SETATTR_OWNER: Final = 2
+SETATTR_TIMES: Final = 3        # a time of UTIME_OMIT_NS leaves it as it is
+UTIME_OMIT_NS: Final = 0xFFFF_FFFF_FFFF_FFFF
 
 
 # QCALL_FSTAT, QCALL_STAT and QCALL_STDIO_FSTAT write a qkernel.linux.stat.Stat (Linux's own

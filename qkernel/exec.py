@@ -127,7 +127,7 @@ def run_program(bp: ptr[BootParams]) -> None:
     set_name_from_path(p, block, path_len)
     set_cwd(p, block, bp.args_len, path_len)
     p.start_ns = u64(sys_time.now_ns(CLOCK_MONOTONIC))
-    handle = qcall.file_open(block, path_len, 0)
+    handle = qcall.file_open(0, block, path_len, 0)
     if handle < 0:
         fail(block, handle, errno_text(handle), EXIT_NOT_FOUND if handle == -ENOENT else EXIT_CANNOT_EXECUTE)
     r = qcall.file_fstat(u64(handle), addr_of(st))

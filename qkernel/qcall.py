@@ -11,7 +11,7 @@ is one wrapper here and one service method in qvisor/.
 from __future__ import annotations
 
 from qkernel.abi import (QCALL_CLOCK, QCALL_CLOSE, QCALL_CONSOLE_READ, QCALL_CONSOLE_WRITE,
-                         QCALL_EXIT, QCALL_FSTAT, QCALL_LOG, QCALL_NANOSLEEP, QCALL_OPEN,
+                         QCALL_EXIT, QCALL_FSTAT, QCALL_GETDENTS, QCALL_HOST_MOUNT, QCALL_LOG, QCALL_NANOSLEEP, QCALL_OPEN,
                          QCALL_PANIC, QCALL_PORT, QCALL_PREAD, QCALL_RANDOM, QCALL_READLINK,
                          QCALL_RING_KICK, QCALL_RING_SETUP, QCALL_RING_TEARDOWN, QCALL_RING_WAIT,
                          QCALL_STAT, QCALL_STDIO_FSTAT, QCALL_TTY_IOCTL, QCALL_ZERO_PAGES, Qcall)
@@ -22,16 +22,22 @@ from qkernel.mm.addr import pa
 request: Qcall = Qcall()  # per-CPU (see above)
 
 
-def qcall(nr: u64, a0: u64, a1: u64, a2: u64, a3: u64) -> u64:
+def qcall6(nr: u64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> u64:
     """Performs qcall `nr` with raw arguments; the wrappers below are the interface."""
     request.nr = nr
     request.args[0] = a0
     request.args[1] = a1
     request.args[2] = a2
     request.args[3] = a3
+    request.args[4] = a4
+    request.args[5] = a5
     request.result = 0
     outl(QCALL_PORT, u32(pa(u64(addr_of(request)))))
     return request.result
+
+
+def qcall(nr: u64, a0: u64, a1: u64, a2: u64, a3: u64) -> u64:
+    return qcall6(nr, a0, a1, a2, a3, 0, 0)
 
 
 def console_write(fd: u64, buf: ptr[u8], n: u64) -> i64:
@@ -89,9 +95,9 @@ def zero_frames(phys: u64, npages: u64) -> None:
     qcall(QCALL_ZERO_PAGES, phys, npages, 0, 0)
 
 
-def file_open(path: ptr[u8], n: u64, flags: u64) -> i64:
-    """Opens a path of the sandbox root on the host (OPEN_* flags): a handle or -errno."""
-    return i64(qcall(QCALL_OPEN, pa(u64(path)), n, flags, 0))
+def file_open(tree: u64, path: ptr[u8], n: u64, flags: u64) -> i64:
+    """Opens a path of host tree `tree` (0: the root) on the host (OPEN_* flags): a handle or -errno."""
+    return i64(qcall(QCALL_OPEN, pa(u64(path)), n, flags, tree))
 
 
 def file_pread(handle: u64, buf: ptr[u8], n: u64, offset: u64) -> i64:
@@ -112,13 +118,23 @@ def file_fstat(handle: u64, st: ptr[Stat]) -> i64:
     return i64(qcall(QCALL_FSTAT, handle, pa(u64(st)), 0, 0))
 
 
-def file_stat(path: ptr[u8], n: u64, st: ptr[Stat], nofollow: bool) -> i64:
-    """stat (lstat when nofollow) of a path of the sandbox root."""
-    return i64(qcall(QCALL_STAT, pa(u64(path)), n, pa(u64(st)), 1 if nofollow else 0))
+def file_stat(tree: u64, path: ptr[u8], n: u64, st: ptr[Stat], nofollow: bool) -> i64:
+    """stat (lstat when nofollow) of a path of host tree `tree`."""
+    return i64(qcall6(QCALL_STAT, pa(u64(path)), n, pa(u64(st)), 1 if nofollow else 0, tree, 0))
 
 
-def file_readlink(path: ptr[u8], n: u64, buf: ptr[u8], size: u64) -> i64:
-    return i64(qcall(QCALL_READLINK, pa(u64(path)), n, pa(u64(buf)), size))
+def file_readlink(tree: u64, path: ptr[u8], n: u64, buf: ptr[u8], size: u64) -> i64:
+    return i64(qcall6(QCALL_READLINK, pa(u64(path)), n, pa(u64(buf)), size, tree, 0))
+
+
+def file_getdents(handle: u64, buf: ptr[u8], n: u64, cookie: u64) -> i64:
+    """linux_dirent64 records of a host directory from position `cookie` (see abi.py)."""
+    return i64(qcall(QCALL_GETDENTS, handle, pa(u64(buf)), n, cookie))
+
+
+def host_mount(index: u64, buf: ptr[u8], n: u64) -> i64:
+    """Bind `index` (1..): its guest path written to buf; HOST_MOUNT_* flags, or -ENOENT."""
+    return i64(qcall(QCALL_HOST_MOUNT, index, pa(u64(buf)), n, 0))
 
 
 # ---- the asynchronous ring's control calls (the ring itself: qkernel/task/hostio.py)

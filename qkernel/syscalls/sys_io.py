@@ -184,7 +184,7 @@ def sys_newfstatat(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     if not range_ok(statbuf, sizeof(Stat), True):
         return -EFAULT
     st: Stat = Stat()
-    r = qcall.file_stat(t.scratch, u64(n), addr_of(st), flags & AT_SYMLINK_NOFOLLOW != 0)
+    r = qcall.file_stat(0, t.scratch, u64(n), addr_of(st), flags & AT_SYMLINK_NOFOLLOW != 0)
     if r < 0:
         return r
     return copy_to_user(statbuf, cast(ptr[u8], addr_of(st)), sizeof(Stat))

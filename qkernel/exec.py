@@ -14,6 +14,7 @@ from qkernel import qcall
 from qkernel.abi import ARGS_PHYS, BOOT_STRACE, MODE_FLAT, PAGE_SIZE, BootParams
 from qkernel.arch import gdt, idt, priv, syscall, trap
 from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, ptr, u8, u64
+from qkernel.fs import console, fdtable, node
 from qkernel.lib import fmt
 from qkernel.linux import errno
 from qkernel.linux.errno import E2BIG, EACCES, ENOENT, ENOEXEC, ENOMEM
@@ -122,7 +123,8 @@ def run_program(bp: ptr[BootParams]) -> None:
     t = task.new_task(p, p.pid) if p != NULL else cast(ptr[task.Task], NULL)
     if t == NULL:
         fail(block, -ENOMEM, b"out of memory creating the first process", EXIT_CANNOT_EXECUTE)
-    p.files.open &= ~bp.stdio_closed  # descriptors qvisor found closed stay closed (EBADF)
+    node.init()
+    open_stdio(p, bp.stdio_closed)
     set_exe(p, block, path_len)
     set_name_from_path(p, block, path_len)
     set_cwd(p, block, bp.args_len, path_len)
@@ -182,6 +184,16 @@ def run_program(bp: ptr[BootParams]) -> None:
         idt.use_flat_page_faults()
     syscall.init(t.kstack_top, flat)
     syscall.enter_user(elf.user_entry(addr_of(info)), u64(rsp))
+
+
+def open_stdio(p: ptr[Process], closed: u64) -> None:
+    """Descriptors 0-2: the console, except those qvisor found closed (they stay EBADF)."""
+    fd: u64 = 0
+    for fd in range(3):
+        if (closed >> fd) & 1 == 0:
+            f = console.open_stdio(fd)
+            if f == NULL or fdtable.install_at(p, fd, f, False) < 0:
+                fail(b"pyquark", -ENOMEM, b"out of memory opening the standard streams", EXIT_CANNOT_EXECUTE)
 
 
 def set_cwd(p: ptr[Process], block: ptr[u8], block_len: u64, exe_len: u64) -> None:

@@ -26,6 +26,7 @@ LAYERS = [
     ["qkernel.mm.uaccess", "qkernel.loader.stack"],
     ["qkernel.arch.trap"],
     ["qkernel.task", "qkernel.task.*"],
+    ["qkernel.fs", "qkernel.fs.*"],
     ["qkernel.syscalls", "qkernel.syscalls.table"],
     ["qkernel.syscalls.sys_*"],
     ["qkernel.syscalls.entry", "qkernel.syscalls.register"],

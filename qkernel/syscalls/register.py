@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from qkernel.dialect import NULL, u8
 from qkernel.linux import sysno as n
-from qkernel.syscalls import sys_info, sys_io, sys_mm, sys_time
+from qkernel.syscalls import sys_fd, sys_info, sys_io, sys_mm, sys_path, sys_time
 from qkernel.syscalls import sys_process as p
 from qkernel.syscalls.table import STATUS_ENOSYS, STATUS_PARTIAL, STATUS_SUPPORTED, register
 
@@ -19,19 +19,37 @@ def register_all() -> None:
     S: u8 = STATUS_SUPPORTED
     P: u8 = STATUS_PARTIAL
     X: u8 = STATUS_ENOSYS
-    # ---- I/O (sys_io.py): the sandbox's stdio until the VFS
-    register(n.SYS_read, sys_io.sys_read, P, b"fd 0 (the sandbox's stdin) only until the VFS")
-    register(n.SYS_write, sys_io.sys_write, P, b"fds 1 and 2 only until the VFS")
-    register(n.SYS_readv, sys_io.sys_readv, P, b"fd 0 only until the VFS")
-    register(n.SYS_writev, sys_io.sys_writev, P, b"fds 1 and 2 only until the VFS")
-    register(n.SYS_pread64, sys_io.sys_pread64, P, b"ESPIPE on stdio; files need the VFS")
-    register(n.SYS_pwrite64, sys_io.sys_pwrite64, P, b"ESPIPE on stdio; files need the VFS")
-    register(n.SYS_close, sys_io.sys_close, P, b"stdio only until the VFS")
-    register(n.SYS_ioctl, sys_io.sys_ioctl, P, b"TCGETS and TIOCGWINSZ on stdio")
-    register(n.SYS_fstat, sys_io.sys_fstat, P, b"stdio only until the VFS")
-    register(n.SYS_newfstatat, sys_io.sys_newfstatat, P, b"absolute paths of the root and stdio")
-    register(n.SYS_readlink, sys_io.sys_readlink, P, b"/proc/self/exe only until procfs")
-    register(n.SYS_fcntl, sys_io.sys_fcntl, P, b"F_GETFD/SETFD/GETFL/SETFL on stdio; F_DUPFD needs the fd table")
+    # ---- I/O on open files (sys_io.py), through each file kind's ops table
+    register(n.SYS_read, sys_io.sys_read, S, b"")
+    register(n.SYS_write, sys_io.sys_write, S, b"")
+    register(n.SYS_readv, sys_io.sys_readv, S, b"")
+    register(n.SYS_writev, sys_io.sys_writev, S, b"")
+    register(n.SYS_pread64, sys_io.sys_pread64, S, b"")
+    register(n.SYS_pwrite64, sys_io.sys_pwrite64, P, b"no writable files until the overlay and tmpfs")
+    register(n.SYS_lseek, sys_io.sys_lseek, S, b"")
+    register(n.SYS_ioctl, sys_io.sys_ioctl, P, b"TCGETS and TIOCGWINSZ on the console")
+    register(n.SYS_fstat, sys_io.sys_fstat, S, b"")
+    register(n.SYS_getdents64, sys_io.sys_getdents64, S, b"")
+    # ---- descriptors (sys_fd.py)
+    register(n.SYS_close, sys_fd.sys_close, S, b"")
+    register(n.SYS_dup, sys_fd.sys_dup, S, b"")
+    register(n.SYS_dup2, sys_fd.sys_dup2, S, b"")
+    register(n.SYS_dup3, sys_fd.sys_dup3, S, b"")
+    register(n.SYS_fcntl, sys_fd.sys_fcntl, P, b"no record locks, F_SETOWN or leases")
+    # ---- paths (sys_path.py): resolved on the host inside the root, read-only for now
+    register(n.SYS_open, sys_path.sys_open, P, b"read-only root (EROFS for writes) until the overlay")
+    register(n.SYS_openat, sys_path.sys_openat, P, b"read-only root; dirfd other than AT_FDCWD: EOPNOTSUPP")
+    register(n.SYS_creat, sys_path.sys_creat, P, b"read-only root: EROFS until the overlay")
+    register(n.SYS_newfstatat, sys_path.sys_newfstatat, P, b"dirfd other than AT_FDCWD: EOPNOTSUPP")
+    register(n.SYS_stat, sys_path.sys_stat, S, b"")
+    register(n.SYS_lstat, sys_path.sys_lstat, S, b"")
+    register(n.SYS_access, sys_path.sys_access, P, b"as root; W_OK is EROFS on the read-only root")
+    register(n.SYS_faccessat, sys_path.sys_faccessat, P, b"as root; W_OK is EROFS on the read-only root")
+    register(n.SYS_faccessat2, sys_path.sys_faccessat2, P, b"as root; W_OK is EROFS on the read-only root")
+    register(n.SYS_readlink, sys_path.sys_readlink, P, b"/proc/self/exe; other links of the root")
+    register(n.SYS_readlinkat, sys_path.sys_readlinkat, P, b"/proc/self/exe; other links of the root")
+    register(n.SYS_getcwd, sys_path.sys_getcwd, S, b"")
+    register(n.SYS_chdir, sys_path.sys_chdir, P, b"the cwd is kept as a normalised path")
     # ---- processes (sys_process.py)
     register(n.SYS_exit, p.sys_exit, P, b"one thread per process: exit ends the process")
     register(n.SYS_exit_group, p.sys_exit_group, S, b"")
@@ -83,18 +101,7 @@ def register_all() -> None:
     register(n.SYS_madvise, sys_mm.sys_madvise, P, b"DONTNEED/FREE drop pages; hints accepted")
     # ---- not yet: what brings them
     register(n.SYS_rseq, NULL, X, b"optional: the libcs fall back")
-    register(n.SYS_open, NULL, X, b"the VFS (filesystem issue)")
-    register(n.SYS_openat, NULL, X, b"the VFS (filesystem issue)")
-    register(n.SYS_lseek, NULL, X, b"the VFS (filesystem issue)")
-    register(n.SYS_getdents64, NULL, X, b"the VFS (filesystem issue)")
-    register(n.SYS_getcwd, NULL, X, b"the VFS (filesystem issue)")
-    register(n.SYS_chdir, NULL, X, b"the VFS (filesystem issue)")
     register(n.SYS_statx, NULL, X, b"the VFS (filesystem issue)")
-    register(n.SYS_access, NULL, X, b"the VFS (filesystem issue)")
-    register(n.SYS_faccessat, NULL, X, b"the VFS (filesystem issue)")
-    register(n.SYS_dup, NULL, X, b"the fd table (filesystem issue)")
-    register(n.SYS_dup2, NULL, X, b"the fd table (filesystem issue)")
-    register(n.SYS_dup3, NULL, X, b"the fd table (filesystem issue)")
     register(n.SYS_pipe, NULL, X, b"pipes (filesystem issue)")
     register(n.SYS_pipe2, NULL, X, b"pipes (filesystem issue)")
     register(n.SYS_poll, NULL, X, b"poll/select (filesystem issue)")

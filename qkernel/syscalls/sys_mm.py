@@ -3,12 +3,12 @@ over qkernel/mm/mmap.py on the calling process's address space."""
 
 from __future__ import annotations
 
-from qkernel.dialect import Final, i64, ptr
+from qkernel.dialect import NULL, Final, i64, ptr
 from qkernel.linux.errno import EBADF, EINVAL, ENODEV
 from qkernel.linux.mman import MAP_ANONYMOUS
 from qkernel.mm import mmap
 from qkernel.syscalls.table import SyscallArgs
-from qkernel.task.process import fd_is_stdio
+from qkernel.fs import fdtable
 from qkernel.task.task import Task
 
 PAGE_MASK_LOW: Final = 0xFFF
@@ -23,7 +23,7 @@ def sys_mmap(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     if a.a5 & PAGE_MASK_LOW != 0:
         return -EINVAL
     if a.a3 & MAP_ANONYMOUS == 0:
-        return -ENODEV if fd_is_stdio(t.process, a.a4) else -EBADF
+        return -ENODEV if fdtable.get(t.process, a.a4) != NULL else -EBADF
     return i64(mmap.mmap_anon(t.process.mm, a.a0, a.a1, a.a2, a.a3))
 
 

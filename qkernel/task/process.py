@@ -2,7 +2,8 @@
 space, descriptors, cwd, umask, name, limits, exit status). Threads (Tasks) point at it.
 
 One process runs today (no fork yet: the processes issue); the fields and the parent/child
-links are its home, so that fork copies a Process instead of rewriting every handler.
+links are its home, so that fork copies a Process instead of rewriting every handler. The
+descriptor table holds the VFS's Files (qkernel/fs/fdtable.py operates it).
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ class Creds:
 
 @struct
 class FdTable:
-    """The descriptor table. Until the VFS (the filesystem issue) the only files are the
-    sandbox's stdio on the host: bit n of `open` says descriptor n (< 3) is open, bit n of
-    `cloexec` its FD_CLOEXEC flag. The VFS replaces the bits with File pointers."""
-    open: u64
-    cloexec: u64
+    """The descriptor table (qkernel/fs/fdtable.py operates it): `cap` slots in frames from
+    the direct map; slot n holds descriptor n's File pointer with FD_CLOEXEC in bit 0 (Files
+    are 16-byte aligned), 0 when n is free."""
+    table: ptr[u64]
+    cap: u64
+    npages: u64
 
 
 @struct
@@ -76,7 +78,6 @@ def init_fields(p: ptr[Process], pid: u64) -> None:
     p.sid = pid
     p.state = PROC_ALIVE
     p.parent = NULL
-    p.files.open = (u64(1) << STDIO_FDS) - 1
     p.umask = 0o022
     for r in range(RLIMIT_NLIMITS):
         p.rlimits[r].rlim_cur = RLIM_INFINITY
@@ -112,7 +113,4 @@ def set_name_from_path(p: ptr[Process], path: ptr[u8], n: u64) -> None:
             start = i + 1
     set_name(p, path + start, n - start)
 
-
-def fd_is_stdio(p: ptr[Process], fd: u64) -> bool:
-    return fd < STDIO_FDS and (p.files.open >> fd) & 1 != 0
 

@@ -1,0 +1,1 @@
+"""The VFS: mounts, dentries, inodes, open files and the file kinds (qkernel/fs/*.py)."""

@@ -1,0 +1,271 @@
+"""The VFS's objects, as data: Inode (a file's identity and Linux stat), Dentry (a name in a
+directory, cached, negative when the name does not exist), Mount (one filesystem instance at
+one place of the tree), File (an open file description: offset and status flags shared across
+dup) and the two ops tables a file kind fills (InodeOps for names and attributes, FileOps for
+I/O), as xv6's inode/file and gVisor's vfs.FileDescriptionImpl.
+
+Adding a file kind is one InodeOps and one FileOps table (struct initialisers, so a missing
+operation is NULL: the VFS answers the Linux error for it) and the functions they name.
+
+Lifetimes: objects come from kalloc pools (exhaustion: NULL, the caller answers -ENOMEM).
+A File holds a reference on its Dentry and Inode; a Dentry holds one on its Inode and its parent.
+Dentries of in-memory files (tmpfs, the overlay's upper layer, whiteouts) are pinned by their
+directory for as long as the name exists; cached names of host files could be dropped when
+unreferenced (no eviction yet: the cache grows with the names looked up, bounded by guest RAM).
+"""
+
+from __future__ import annotations
+
+from qkernel.dialect import NULL, Final, addr_of, array, cast, fn, i64, memcpy, ptr, sizeof, struct, u8, u32, u64
+from qkernel.linux.errno import EINVAL
+from qkernel.linux.fcntl import SEEK_CUR, SEEK_END, SEEK_SET
+from qkernel.linux.stat import Stat
+from qkernel.mm import kalloc
+from qkernel.task.task import Task
+
+NAME_LEN: Final = 256          # NAME_MAX + NUL
+
+# Dentry.flags
+D_WHITEOUT: Final = 1          # overlay: the name is deleted over the lower layer (negative, pinned)
+D_OPAQUE: Final = 2            # overlay: a directory that hides the lower one (made after a delete)
+D_PINNED: Final = 4            # an in-memory name: kept for as long as it exists
+D_LOOKED: Final = 8            # the lookup ran (inode NULL: a negative entry)
+D_LISTED: Final = 16           # tmpfs-style directory: every child is a dentry (no lookup below)
+
+# Mount.flags
+MNT_RDONLY: Final = 1
+MNT_NOSUID: Final = 2
+MNT_NODEV: Final = 4
+MNT_NOEXEC: Final = 8
+
+
+@struct
+class FileOps:
+    """I/O of one file kind; NULL entries give the Linux error (read/write: -EINVAL, getdents:
+    -ENOTDIR, ioctl: -ENOTTY, llseek: -ESPIPE). `pos` is the File's offset or pread's."""
+    read: fn[[ptr[Task], ptr[File], u64, u64, ptr[u64]], i64]      # (t, f, user buf, count, pos)
+    write: fn[[ptr[Task], ptr[File], u64, u64, ptr[u64]], i64]
+    getdents: fn[[ptr[Task], ptr[File], u64, u64], i64]            # (t, f, user buf, count)
+    ioctl: fn[[ptr[Task], ptr[File], u64, u64], i64]               # (t, f, request, arg)
+    poll: fn[[ptr[Task], ptr[File]], u64]                          # ready POLL* events now
+    release: fn[[ptr[File]], None]                                 # the last reference went
+    llseek: fn[[ptr[File], i64, u64], i64]                         # (f, offset, whence)
+    fstat: fn[[ptr[File], ptr[Stat]], i64]                         # NULL: the inode's stat
+
+
+@struct
+class InodeOps:
+    """Names and attributes of one file kind. Directory operations get the directory's inode and
+    the dentry of the name (negative for create/mkdir/symlink/link). NULL: -EPERM for changes
+    (-EROFS on a read-only mount, checked by the VFS first), -ENOTDIR for lookup."""
+    lookup: fn[[ptr[Inode], ptr[Dentry]], i64]                     # sets d.inode, NULL: absent
+    create: fn[[ptr[Inode], ptr[Dentry], u64], i64]                # mode with its S_IF* type
+    mkdir: fn[[ptr[Inode], ptr[Dentry], u64], i64]
+    symlink: fn[[ptr[Inode], ptr[Dentry], ptr[u8], u64], i64]
+    link: fn[[ptr[Inode], ptr[Dentry], ptr[Inode]], i64]
+    unlink: fn[[ptr[Inode], ptr[Dentry]], i64]
+    rmdir: fn[[ptr[Inode], ptr[Dentry]], i64]
+    rename: fn[[ptr[Inode], ptr[Dentry], ptr[Inode], ptr[Dentry]], i64]
+    readlink: fn[[ptr[Inode], ptr[u8], u64], i64]                  # into a kernel buffer
+    truncate: fn[[ptr[Inode], u64], i64]
+    setattr: fn[[ptr[Inode]], i64]                                 # st changed (mode/owner/times)
+    open: fn[[ptr[Task], ptr[File]], i64]                          # per-open setup (fifo, procfs)
+    getpage: fn[[ptr[Inode], u64, bool], i64]                      # (inode, index, for write) -> phys
+    refresh: fn[[ptr[Inode]], None]                                # st before a stat (procfs sizes)
+
+
+@struct
+class Inode:
+    refs: u64
+    st: Stat                   # Linux stat semantics: st_dev, st_ino, mode, nlink, times (ns)
+    mnt: ptr[Mount]
+    iops: ptr[InodeOps]
+    fops: ptr[FileOps]
+    host: u64                  # host handle + 1 (0: none open)
+    pages: ptr[u64]            # page cache / tmpfs data: phys of page i (0: not present)
+    npages: u64                # capacity of `pages` (entries)
+    link: ptr[u8]              # a symlink's target (NUL-terminated), once known
+    link_len: u64
+    priv: u64                  # the kind's own (a pipe, a procfs node, a host tree)
+    priv2: u64
+    opens: u64                 # open Files on it
+    lru_next: ptr[Inode]       # inodes holding a host handle
+
+
+@struct
+class Dentry:
+    refs: u64
+    inode: ptr[Inode]          # NULL: a negative entry (or a whiteout)
+    parent: ptr[Dentry]        # itself at a mount's root
+    mnt: ptr[Mount]
+    mounted: ptr[Mount]        # a mount on top of this name
+    first_child: ptr[Dentry]
+    next_sibling: ptr[Dentry]
+    hash_next: ptr[Dentry]
+    hash: u64
+    flags: u64                 # D_*
+    name_len: u64
+    name: array[u8, 256]
+
+
+@struct
+class Mount:
+    parent: ptr[Mount]         # NULL for the root mount
+    mountpoint: ptr[Dentry]    # in the parent mount
+    root: ptr[Dentry]
+    next: ptr[Mount]           # the mount table, in mount order (/proc/self/mounts)
+    dev: u64                   # st_dev of its in-memory inodes
+    flags: u64                 # MNT_*
+    tree: u64                  # host tree (qcalls) of a host-backed mount
+    next_ino: u64
+    root_iops: ptr[InodeOps]
+    fstype: ptr[u8]
+    source: array[u8, 256]
+    opts: ptr[u8]
+
+
+@struct
+class File:
+    refs: u64
+    flags: u64                 # access mode and status flags (O_APPEND, O_NONBLOCK, ...)
+    pos: u64
+    ops: ptr[FileOps]
+    inode: ptr[Inode]
+    dentry: ptr[Dentry]        # NULL for anonymous files (pipes, the console)
+    mnt: ptr[Mount]
+    priv: u64
+    priv2: u64
+
+
+inode_pool: kalloc.Pool = kalloc.Pool()
+dentry_pool: kalloc.Pool = kalloc.Pool()
+mount_pool: kalloc.Pool = kalloc.Pool()
+file_pool: kalloc.Pool = kalloc.Pool()
+MAX_FILES: Final = 65536       # open file descriptions in the sandbox (ENFILE beyond)
+
+
+def init() -> None:
+    kalloc.init(addr_of(inode_pool), sizeof(Inode), 0, True)
+    kalloc.init(addr_of(dentry_pool), sizeof(Dentry), 0, True)
+    kalloc.init(addr_of(mount_pool), sizeof(Mount), 64, True)
+    kalloc.init(addr_of(file_pool), sizeof(File), MAX_FILES, True)
+
+
+def new_inode(m: ptr[Mount], mode: u64, iops: ptr[InodeOps], fops: ptr[FileOps]) -> ptr[Inode]:
+    """A fresh in-memory inode of mount m (its next inode number, nlink 1, root-owned)."""
+    i = cast(ptr[Inode], kalloc.alloc(addr_of(inode_pool)))
+    if i == NULL:
+        return NULL
+    i.mnt = m
+    i.iops = iops
+    i.fops = fops
+    i.st.st_mode = u32(mode)
+    i.st.st_nlink = 1
+    i.st.st_blksize = 4096
+    if m != NULL:
+        i.st.st_dev = m.dev
+        m.next_ino += 1
+        i.st.st_ino = m.next_ino
+    return i
+
+
+def iget(i: ptr[Inode]) -> ptr[Inode]:
+    if i != NULL:
+        i.refs += 1
+    return i
+
+
+def iput(i: ptr[Inode]) -> None:
+    """Drops a reference; the last one frees an inode no name links any more (nlink 0)."""
+    if i == NULL:
+        return
+    i.refs -= 1
+    if i.refs == 0 and i.st.st_nlink == 0 and i.opens == 0:
+        free_inode(i)
+
+
+free_hook: fn[[ptr[Inode]], None] = NULL   # the page cache's release (vfs installs it)
+
+
+def free_inode(i: ptr[Inode]) -> None:
+    if free_hook != NULL:
+        free_hook(i)
+    kalloc.free(addr_of(inode_pool), cast(ptr[None], i))
+
+
+def name_hash(parent: ptr[Dentry], name: ptr[u8], n: u64) -> u64:
+    """FNV-1a of the name, mixed with the parent's address."""
+    h: u64 = 0xCBF29CE484222325 ^ u64(parent)
+    for k in range(n):
+        h = (h ^ u64(name[k])) * 0x100000001B3
+    return h
+
+
+def new_dentry(parent: ptr[Dentry], m: ptr[Mount], name: ptr[u8], n: u64) -> ptr[Dentry]:
+    """A dentry for `name` (n <= NAME_MAX bytes) under parent; not yet hashed or linked."""
+    d = cast(ptr[Dentry], kalloc.alloc(addr_of(dentry_pool)))
+    if d == NULL:
+        return NULL
+    d.parent = parent if parent != NULL else d
+    d.mnt = m
+    d.name_len = n
+    memcpy(addr_of(d.name[0]), name, n)
+    d.name[n] = 0
+    d.hash = name_hash(parent, name, n)
+    return d
+
+
+def new_file(ops: ptr[FileOps], ino: ptr[Inode], flags: u64) -> ptr[File]:
+    """An open file description with one reference (NULL: -ENFILE / -ENOMEM for the caller)."""
+    f = cast(ptr[File], kalloc.alloc(addr_of(file_pool)))
+    if f == NULL:
+        return NULL
+    f.refs = 1
+    f.ops = ops
+    f.inode = iget(ino)
+    f.flags = flags
+    if ino != NULL:
+        ino.opens += 1
+    return f
+
+
+def fget(f: ptr[File]) -> ptr[File]:
+    f.refs += 1
+    return f
+
+
+def fput(f: ptr[File]) -> None:
+    """Drops a reference; the last one releases the file (the kind's release, then the inode
+    and dentry references)."""
+    if f == NULL:
+        return
+    f.refs -= 1
+    if f.refs != 0:
+        return
+    if f.ops != NULL and f.ops.release != NULL:
+        f.ops.release(f)
+    ino = f.inode
+    if ino != NULL:
+        ino.opens -= 1
+    if f.dentry != NULL:
+        f.dentry.refs -= 1
+    iput(ino)
+    kalloc.free(addr_of(file_pool), cast(ptr[None], f))
+
+
+def generic_llseek(f: ptr[File], offset: i64, whence: u64) -> i64:
+    """SEEK_SET/CUR/END over the inode's size; a negative result is -EINVAL."""
+    base: i64 = 0
+    if whence == SEEK_SET:
+        base = 0
+    elif whence == SEEK_CUR:
+        base = i64(f.pos)
+    elif whence == SEEK_END:
+        base = i64(f.inode.st.st_size)
+    else:
+        return -EINVAL
+    new = base + offset
+    if (offset > 0 and new < base) or new < 0:
+        return -EINVAL
+    f.pos = u64(new)
+    return new

@@ -13,8 +13,8 @@ from __future__ import annotations
 from qkernel import qcall
 from qkernel.abi import ARGS_PHYS, BOOT_STRACE, MODE_FLAT, PAGE_SIZE, BootParams
 from qkernel.arch import gdt, idt, priv, syscall, trap
-from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, ptr, u8, u64
-from qkernel.fs import console, fdtable, node
+from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, memcpy, ptr, u8, u64
+from qkernel.fs import console, fdtable, namei, node, vfs
 from qkernel.lib import fmt
 from qkernel.linux import errno
 from qkernel.linux.errno import E2BIG, EACCES, ENOENT, ENOEXEC, ENOMEM
@@ -128,6 +128,7 @@ def run_program(bp: ptr[BootParams]) -> None:
     set_exe(p, block, path_len)
     set_name_from_path(p, block, path_len)
     set_cwd(p, block, bp.args_len, path_len)
+    mount_root(t, block)
     p.start_ns = u64(sys_time.now_ns(CLOCK_MONOTONIC))
     handle = qcall.file_open(0, block, path_len, 0)
     if handle < 0:
@@ -214,6 +215,23 @@ def set_cwd(p: ptr[Process], block: ptr[u8], block_len: u64, exe_len: u64) -> No
         n = 1
     p.cwd[n] = 0
     p.cwd_len = n
+
+
+def mount_root(t: ptr[task.Task], block: ptr[u8]) -> None:
+    """The sandbox's mounts, and the working directory found in them (the root if it is not
+    a directory there)."""
+    r = vfs.init(t)
+    if r < 0:
+        fail(block, r, b"the sandbox root cannot be served", EXIT_CANNOT_EXECUTE)
+    p = t.process
+    nd: namei.Nameidata = namei.Nameidata()
+    memcpy(t.scratch + namei.WALK_A, addr_of(p.cwd[0]), p.cwd_len + 1)
+    r = namei.walk(t, addr_of(namei.root), t.scratch + namei.WALK_A, p.cwd_len,
+                   namei.LOOKUP_FOLLOW | namei.LOOKUP_DIRECTORY, addr_of(nd))
+    if r < 0:
+        nd.path = namei.root
+    p.cwd_mnt = u64(nd.path.mnt)
+    p.cwd_dentry = u64(nd.path.d)
 
 
 def idle_main(arg: u64) -> None:

@@ -11,7 +11,8 @@ is one wrapper here and one service method in qvisor/.
 from __future__ import annotations
 
 from qkernel.abi import (QCALL_CLOCK, QCALL_CLOSE, QCALL_CONSOLE_READ, QCALL_CONSOLE_WRITE,
-                         QCALL_EXIT, QCALL_FSTAT, QCALL_GETDENTS, QCALL_HOST_MOUNT, QCALL_LOG, QCALL_NANOSLEEP, QCALL_OPEN,
+                         QCALL_EXIT, QCALL_FSTAT, QCALL_GETDENTS, QCALL_HOST_MOUNT, QCALL_LOG,
+                         QCALL_NANOSLEEP, QCALL_OPEN,
                          QCALL_PANIC, QCALL_PORT, QCALL_PREAD, QCALL_RANDOM, QCALL_READLINK,
                          QCALL_RING_KICK, QCALL_RING_SETUP, QCALL_RING_TEARDOWN, QCALL_RING_WAIT,
                          QCALL_STAT, QCALL_STDIO_FSTAT, QCALL_TTY_IOCTL, QCALL_ZERO_PAGES, Qcall)

@@ -49,6 +49,11 @@ UT_UNUSED static const char *errname(int e) {
     case ENOSYS: return "ENOSYS";
     case ENAMETOOLONG: return "ENAMETOOLONG";
     case EOVERFLOW: return "EOVERFLOW";
+    case ELOOP: return "ELOOP";
+    case ENOTEMPTY: return "ENOTEMPTY";
+    case EXDEV: return "EXDEV";
+    case EROFS: return "EROFS";
+    case ENXIO: return "ENXIO";
     default: snprintf(buf, sizeof buf, "errno%d", e); return buf;
     }
 }

@@ -9,9 +9,9 @@ Data passes through the task's scratch buffer.
 from __future__ import annotations
 
 from qkernel import qcall
-from qkernel.dialect import NULL, addr_of, cast, i64, ptr, sizeof, u8, u64
+from qkernel.dialect import NULL, addr_of, i64, ptr, sizeof, u64
 from qkernel.fs.node import File, FileOps, new_file
-from qkernel.linux.errno import EBADF, EFAULT, ENOTTY
+from qkernel.linux.errno import EFAULT, ENOTTY
 from qkernel.linux.fcntl import O_RDWR, O_WRONLY
 from qkernel.linux.stat import Stat
 from qkernel.linux.tty import TCGETS, TIOCGWINSZ, Termios, Winsize

@@ -30,7 +30,12 @@ D_WHITEOUT: Final = 1          # overlay: the name is deleted over the lower lay
 D_OPAQUE: Final = 2            # overlay: a directory that hides the lower one (made after a delete)
 D_PINNED: Final = 4            # an in-memory name: kept for as long as it exists
 D_LOOKED: Final = 8            # the lookup ran (inode NULL: a negative entry)
-D_LISTED: Final = 16           # tmpfs-style directory: every child is a dentry (no lookup below)
+D_NEWNAME: Final = 16          # created in memory where the lower layer has no such name (listed
+#                                from the cache, not from the host)
+
+# Inode.iflags
+I_LOWER: Final = 1             # its data and names are the host's (a lower-layer file or directory)
+I_UPPER: Final = 2             # its data lives in memory (tmpfs, or copied up from the host)
 
 # Mount.flags
 MNT_RDONLY: Final = 1
@@ -55,23 +60,22 @@ class FileOps:
 
 @struct
 class InodeOps:
-    """Names and attributes of one file kind. Directory operations get the directory's inode and
-    the dentry of the name (negative for create/mkdir/symlink/link). NULL: -EPERM for changes
-    (-EROFS on a read-only mount, checked by the VFS first), -ENOTDIR for lookup."""
-    lookup: fn[[ptr[Inode], ptr[Dentry]], i64]                     # sets d.inode, NULL: absent
-    create: fn[[ptr[Inode], ptr[Dentry], u64], i64]                # mode with its S_IF* type
-    mkdir: fn[[ptr[Inode], ptr[Dentry], u64], i64]
-    symlink: fn[[ptr[Inode], ptr[Dentry], ptr[u8], u64], i64]
-    link: fn[[ptr[Inode], ptr[Dentry], ptr[Inode]], i64]
-    unlink: fn[[ptr[Inode], ptr[Dentry]], i64]
-    rmdir: fn[[ptr[Inode], ptr[Dentry]], i64]
-    rename: fn[[ptr[Inode], ptr[Dentry], ptr[Inode], ptr[Dentry]], i64]
-    readlink: fn[[ptr[Inode], ptr[u8], u64], i64]                  # into a kernel buffer
-    truncate: fn[[ptr[Inode], u64], i64]
-    setattr: fn[[ptr[Inode]], i64]                                 # st changed (mode/owner/times)
-    open: fn[[ptr[Task], ptr[File]], i64]                          # per-open setup (fifo, procfs)
-    getpage: fn[[ptr[Inode], u64, bool], i64]                      # (inode, index, for write) -> phys
-    refresh: fn[[ptr[Inode]], None]                                # st before a stat (procfs sizes)
+    """Names and attributes of one file kind. Directory operations get the task, the
+    directory's inode and the dentry of the name (negative for create/mkdir/symlink/link; the
+    VFS has checked types, existence and a read-only mount first). NULL: -EPERM for changes,
+    -ENOTDIR for lookup, -EINVAL for readlink."""
+    lookup: fn[[ptr[Task], ptr[Inode], ptr[Dentry]], i64]          # sets d.inode, NULL: absent
+    create: fn[[ptr[Task], ptr[Inode], ptr[Dentry], u64], i64]     # mode with its S_IF* type
+    mkdir: fn[[ptr[Task], ptr[Inode], ptr[Dentry], u64], i64]
+    symlink: fn[[ptr[Task], ptr[Inode], ptr[Dentry], ptr[u8], u64], i64]
+    link: fn[[ptr[Task], ptr[Inode], ptr[Dentry], ptr[Dentry]], i64]  # (dir, new name, old name)
+    unlink: fn[[ptr[Task], ptr[Inode], ptr[Dentry]], i64]
+    rmdir: fn[[ptr[Task], ptr[Inode], ptr[Dentry]], i64]
+    rename: fn[[ptr[Task], ptr[Dentry], ptr[Dentry]], i64]          # (old name, new name)
+    readlink: fn[[ptr[Task], ptr[Inode], ptr[u8], u64], i64]        # into a kernel buffer
+    truncate: fn[[ptr[Task], ptr[Inode], u64], i64]
+    prepare_write: fn[[ptr[Task], ptr[Inode]], i64]                 # before data or attributes change
+    open: fn[[ptr[Task], ptr[File]], i64]                           # per-open setup (fifo, procfs)
 
 
 @struct
@@ -89,7 +93,8 @@ class Inode:
     priv: u64                  # the kind's own (a pipe, a procfs node, a host tree)
     priv2: u64
     opens: u64                 # open Files on it
-    lru_next: ptr[Inode]       # inodes holding a host handle
+    iflags: u64                # I_*
+    lru_next: ptr[Inode]       # inodes holding a host handle (hostio's cap on open handles)
 
 
 @struct
@@ -102,7 +107,9 @@ class Dentry:
     first_child: ptr[Dentry]
     next_sibling: ptr[Dentry]
     hash_next: ptr[Dentry]
+    last_child: ptr[Dentry]
     hash: u64
+    seq: u64                   # order of entry into its directory (getdents positions)
     flags: u64                 # D_*
     name_len: u64
     name: array[u8, 256]

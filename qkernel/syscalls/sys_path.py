@@ -1,91 +1,137 @@
 """Calls that name files by path: open, openat, creat, newfstatat, stat, lstat, access,
-faccessat, faccessat2, readlink, readlinkat, getcwd, chdir.
+faccessat, faccessat2, readlink, readlinkat, getcwd, chdir, fchdir.
 
-This slice of the VFS resolves paths on the host, inside the sandbox root (qkernel/fs/hostfile.py):
-an absolute path as it is, a relative one after the working directory. The root is read-only
-until the overlay lands: opening for writing or creating answers -EROFS. Paths relative to a
-directory descriptor other than AT_FDCWD are not resolved yet (-ENOTDIR for a non-directory,
--EOPNOTSUPP otherwise; the dentry cache brings them).
+Each walks the path in the kernel (qkernel/fs/namei.py, through the dentry cache: a cached
+name costs no host call) and delegates to the VFS (qkernel/fs/vfs.py). The sandbox runs as
+root: modes do not refuse access; a read-only mount does (-EROFS).
 """
 
 from __future__ import annotations
 
-from qkernel import qcall
-from qkernel.dialect import NULL, Final, addr_of, array, cast, i32, i64, ptr, sizeof, u8, u64
-from qkernel.fs import fdtable, hostfile
-from qkernel.fs.node import File
-from qkernel.linux.errno import (EACCES, EBADF, EFAULT, EINVAL, ENAMETOOLONG, ENOENT, ENOTDIR,
-                                 EOPNOTSUPP, ERANGE, EROFS)
-from qkernel.linux.fcntl import (AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW,
-                                 O_ACCMODE, O_CLOEXEC, O_CREAT, O_RDONLY, O_TMPFILE, O_TRUNC,
+from qkernel.dialect import NULL, addr_of, array, cast, i32, i64, ptr, sizeof, u8, u64
+from qkernel.fs import fdtable, namei, vfs
+from qkernel.fs.namei import (LOOKUP_DIRECTORY, LOOKUP_FOLLOW, WALK_A, Nameidata, Path, is_dir,
+                              is_lnk)
+from qkernel.fs.node import Dentry
+from qkernel.linux.errno import (EACCES, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, ENFILE,
+                                 ENOENT, ENOTDIR, ENXIO, EOPNOTSUPP, ERANGE, EROFS)
+from qkernel.linux.fcntl import (AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT,
+                                 AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY,
+                                 O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY, O_TMPFILE, O_TRUNC,
                                  O_WRONLY, PATH_MAX, R_OK, W_OK, X_OK)
-from qkernel.linux.stat import S_IFDIR, S_IFMT, Stat
-from qkernel.mm.uaccess import copy_from_user, copy_to_user, range_ok, strncpy_from_user
+from qkernel.linux.stat import S_IFMT, S_IFREG, Stat
+from qkernel.mm.uaccess import copy_from_user, copy_to_user, range_ok
 from qkernel.syscalls.sys_io import fstat_to_user
 from qkernel.syscalls.table import SyscallArgs
 from qkernel.task.task import Task
 
-OPEN_DROP: Final = O_CREAT | O_TRUNC | O_CLOEXEC | 0o200  # flags a File does not keep (O_EXCL is 0o200)
-PATH_AT: Final = 8192      # scratch offset of the absolute path built from cwd + a relative one
+OPEN_DROP: u64 = O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOFOLLOW   # not kept in the File
+LINK_OUT: u64 = 16384    # scratch offset of readlink's result (after the walk's buffers)
 
 
-def user_path(t: ptr[Task], path: u64) -> i64:
-    """Copies a user path into scratch[0:PATH_MAX]; its length or -errno."""
-    n = strncpy_from_user(t.scratch, path, PATH_MAX)
-    if n == -1:
-        return -ENAMETOOLONG
-    if n == -2 or n < -2:
-        return -EFAULT
-    if n == 0:
-        return -ENOENT
-    return n
+def begin_of(t: ptr[Task], dirfd: u64, out: ptr[Path]) -> i64:
+    """Where the path in scratch WALK_A starts (relative ones from dirfd)."""
+    if t.scratch[WALK_A] == ord(b"/"):
+        out.mnt = namei.root.mnt
+        out.d = namei.root.d
+        return 0
+    return namei.start(t, dirfd, out)
 
 
-def abs_path(t: ptr[Task], dirfd: u64, path: u64, out: ptr[ptr[u8]]) -> i64:
-    """The path as an absolute path of the root (in the task's scratch): its length or -errno."""
-    dirfd = u64(i64(i32(dirfd)))   # an int: AT_FDCWD arrives as 0xffffff9c too
-    n = user_path(t, path)
-    if n < 0:
-        return n
-    if t.scratch[0] == ord(b"/"):
-        out[0] = t.scratch
-        return n
-    if dirfd != AT_FDCWD:
-        f = fdtable.get(t.process, dirfd)
-        if f == NULL:
-            return -EBADF
-        if f.inode == NULL or f.inode.st.st_mode & S_IFMT != S_IFDIR:
-            return -ENOTDIR
-        return -EOPNOTSUPP
-    p = t.process
-    dst = t.scratch + PATH_AT
-    m = p.cwd_len
-    if m + 1 + u64(n) >= PATH_MAX:
-        return -ENAMETOOLONG
-    for k in range(m):
-        dst[k] = p.cwd[k]
-    if m == 0 or dst[m - 1] != ord(b"/"):
-        dst[m] = ord(b"/")
-        m += 1
-    for k in range(u64(n) + 1):
-        dst[m + k] = t.scratch[k]
-    out[0] = dst
-    return i64(m + u64(n))
-
-
-def do_open(t: ptr[Task], dirfd: u64, path: u64, flags: u64) -> i64:
-    if flags & O_TMPFILE == O_TMPFILE:
-        return -EOPNOTSUPP
-    where: ptr[u8] = NULL
-    n = abs_path(t, dirfd, path, addr_of(where))
-    if n < 0:
-        return n
-    if flags & O_ACCMODE != O_RDONLY or flags & (O_CREAT | O_TRUNC) != 0:
-        return -EROFS      # the read-only root (the writable overlay is the next slice)
-    f: ptr[File] = NULL
-    r = hostfile.open_path(where, u64(n), flags & ~u64(OPEN_DROP), addr_of(f))
+def resolve(t: ptr[Task], dirfd: u64, path: u64, flags: u64, out: ptr[Path]) -> i64:
+    nd: Nameidata = Nameidata()
+    r = namei.walk_user(t, dirfd, path, flags, addr_of(nd))
     if r < 0:
         return r
+    out.mnt = nd.path.mnt
+    out.d = nd.path.d
+    return 0
+
+
+def open_create(t: ptr[Task], dirfd: u64, path: u64, flags: u64, mode: u64, out: ptr[Path],
+                created: ptr[bool]) -> i64:
+    """O_CREAT: the last component is made when absent; an existing symlink is followed
+    (unless O_NOFOLLOW or O_EXCL)."""
+    n = namei.user_path(t, path)
+    if n < 0:
+        return n
+    b: Path = Path()
+    r = begin_of(t, dirfd, addr_of(b))
+    if r < 0:
+        return r
+    nd: Nameidata = Nameidata()
+    d: ptr[Dentry] = NULL
+    r = vfs.parent_and_name(t, addr_of(b), t.scratch + WALK_A, u64(n), addr_of(nd), addr_of(d))
+    if r == -EEXIST:
+        return -EISDIR      # "/", "." or "..": a directory
+    if r < 0:
+        return r
+    if d.inode == NULL:
+        if nd.trailing:
+            return -EISDIR
+        r = vfs.create(t, addr_of(nd), d, S_IFREG | (mode & ~t.process.umask & 0o7777))
+        if r < 0:
+            return r
+        created[0] = True
+        out.mnt = nd.path.mnt
+        out.d = d
+        return 0
+    if flags & O_EXCL != 0:
+        return -EEXIST
+    if is_lnk(d.inode):
+        if flags & O_NOFOLLOW != 0:
+            return -ELOOP
+        return resolve(t, dirfd, path, LOOKUP_FOLLOW, out)
+    out.mnt = nd.path.mnt
+    out.d = d
+    namei.down(out)
+    return 0
+
+
+def do_open(t: ptr[Task], dirfd: u64, path: u64, flags: u64, mode: u64) -> i64:
+    if flags & O_TMPFILE == O_TMPFILE:
+        return -EOPNOTSUPP
+    p: Path = Path()
+    created = False
+    r: i64 = 0
+    if flags & O_CREAT != 0 and flags & O_PATH == 0:
+        r = open_create(t, dirfd, path, flags, mode, addr_of(p), addr_of(created))
+    else:
+        lf: u64 = 0 if flags & O_NOFOLLOW != 0 else LOOKUP_FOLLOW
+        if flags & O_DIRECTORY != 0:
+            lf |= LOOKUP_DIRECTORY
+        r = resolve(t, dirfd, path, lf, addr_of(p))
+    if r < 0:
+        return r
+    i = p.d.inode
+    if flags & O_PATH != 0:
+        flags = flags & (O_PATH | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW)
+    else:
+        if is_lnk(i):
+            return -ELOOP
+        if flags & O_DIRECTORY != 0 and not is_dir(i):
+            return -ENOTDIR
+        write = flags & O_ACCMODE != O_RDONLY or flags & O_TRUNC != 0
+        if is_dir(i) and (write or flags & O_CREAT != 0):
+            return -EISDIR
+        if i.fops == NULL:
+            return -ENXIO           # a host device, FIFO or socket: not served yet
+        if write:
+            r = vfs.prepare_write(t, addr_of(p))
+            if r < 0:
+                return r
+            if flags & O_TRUNC != 0 and not created and u64(i.st.st_mode) & S_IFMT == S_IFREG:
+                r = vfs.truncate(t, addr_of(p), 0)
+                if r < 0:
+                    return r
+    f = vfs.open_file(t, addr_of(p), flags & ~OPEN_DROP)
+    if f == NULL:
+        return -ENFILE
+    if i.iops != NULL and i.iops.open != NULL and flags & O_PATH == 0:
+        r = i.iops.open(t, f)
+        if r < 0:
+            fdtable.fput_ref(f)
+            return r
     fd = fdtable.alloc(t.process, 0, f, flags & O_CLOEXEC != 0)
     if fd < 0:
         fdtable.fput_ref(f)
@@ -93,56 +139,63 @@ def do_open(t: ptr[Task], dirfd: u64, path: u64, flags: u64) -> i64:
 
 
 def sys_open(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    return do_open(t, AT_FDCWD, a.a0, a.a1)
+    return do_open(t, AT_FDCWD, a.a0, a.a1, a.a2)
 
 
 def sys_openat(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    return do_open(t, a.a0, a.a1, a.a2)
+    return do_open(t, a.a0, a.a1, a.a2, a.a3)
 
 
 def sys_creat(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    return do_open(t, AT_FDCWD, a.a0, O_CREAT | O_WRONLY | O_TRUNC)
+    return do_open(t, AT_FDCWD, a.a0, O_CREAT | O_WRONLY | O_TRUNC, a.a1)
 
 
-def stat_path(t: ptr[Task], dirfd: u64, path: u64, st: ptr[Stat], nofollow: bool) -> i64:
-    where: ptr[u8] = NULL
-    n = abs_path(t, dirfd, path, addr_of(where))
-    if n < 0:
-        return n
-    return qcall.file_stat(0, where, u64(n), st, nofollow)
+def empty_path(t: ptr[Task], path: u64, flags: u64) -> i64:
+    """1 when AT_EMPTY_PATH is given and the path is "", 0 when not, -EFAULT."""
+    if flags & AT_EMPTY_PATH == 0:
+        return 0
+    first: array[u8, 1] = array[u8, 1]()
+    if copy_from_user(addr_of(first[0]), path, 1) != 0:
+        return -EFAULT
+    return 1 if first[0] == 0 else 0
+
+
+def at_path(t: ptr[Task], dirfd: u64, path: u64, flags: u64, out: ptr[Path]) -> i64:
+    """The path an *at call names: dirfd itself with AT_EMPTY_PATH and "", else the walk
+    (following a last symlink unless AT_SYMLINK_NOFOLLOW)."""
+    e = empty_path(t, path, flags)
+    if e < 0:
+        return e
+    if e == 1:
+        dirfd = u64(i64(i32(dirfd)))
+        if dirfd == AT_FDCWD:
+            namei.cwd(t, out)
+            return 0
+        f = fdtable.get(t.process, dirfd)
+        if f == NULL:
+            return -EBADF
+        if not namei.file_path(f, out):
+            return -ENOENT      # an anonymous file: the caller uses its File
+        return 0
+    lf: u64 = 0 if flags & AT_SYMLINK_NOFOLLOW != 0 else LOOKUP_FOLLOW
+    return resolve(t, dirfd, path, lf, out)
 
 
 def do_stat(t: ptr[Task], dirfd: u64, path: u64, statbuf: u64, flags: u64) -> i64:
-    if flags & ~u64(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | 0x800) != 0:
+    if flags & ~u64(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0:
         return -EINVAL
-    dirfd = u64(i64(i32(dirfd)))
-    if flags & AT_EMPTY_PATH != 0:
-        first: array[u8, 1] = array[u8, 1]()
-        if copy_from_user(addr_of(first[0]), path, 1) != 0:
-            return -EFAULT
-        if first[0] == 0:
-            if dirfd == AT_FDCWD:
-                return stat_to_user(t, AT_FDCWD, b".", statbuf, flags)
-            return fstat_to_user(t, dirfd, statbuf)
+    e = empty_path(t, path, flags)
+    if e < 0:
+        return e
+    if e == 1 and u64(i64(i32(dirfd))) != AT_FDCWD:
+        return fstat_to_user(t, dirfd, statbuf)
     if not range_ok(statbuf, sizeof(Stat), True):
         return -EFAULT
-    st: Stat = Stat()
-    r = stat_path(t, dirfd, path, addr_of(st), flags & AT_SYMLINK_NOFOLLOW != 0)
+    p: Path = Path()
+    r = at_path(t, dirfd, path, flags, addr_of(p))
     if r < 0:
         return r
-    return copy_to_user(statbuf, cast(ptr[u8], addr_of(st)), sizeof(Stat))
-
-
-def stat_to_user(t: ptr[Task], dirfd: u64, path: ptr[u8], statbuf: u64, flags: u64) -> i64:
-    """stat of a kernel path relative to the cwd (the AT_EMPTY_PATH of AT_FDCWD)."""
-    p = t.process
-    if not range_ok(statbuf, sizeof(Stat), True):
-        return -EFAULT
-    st: Stat = Stat()
-    r = qcall.file_stat(0, addr_of(p.cwd[0]), p.cwd_len, addr_of(st), False)
-    if r < 0:
-        return r
-    return copy_to_user(statbuf, cast(ptr[u8], addr_of(st)), sizeof(Stat))
+    return copy_to_user(statbuf, cast(ptr[u8], addr_of(p.d.inode.st)), sizeof(Stat))
 
 
 def sys_newfstatat(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
@@ -158,19 +211,20 @@ def sys_lstat(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 
 
 def do_access(t: ptr[Task], dirfd: u64, path: u64, mode: u64, flags: u64) -> i64:
-    """The sandbox runs as root: R and W are granted (W is -EROFS on the read-only root), X
-    needs an execute bit or a directory."""
+    """As root: R and W are granted (W is -EROFS on a read-only mount), X needs an execute
+    bit or a directory."""
     if mode & ~u64(R_OK | W_OK | X_OK) != 0:
         return -EINVAL
     if flags & ~u64(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0:
         return -EINVAL
-    st: Stat = Stat()
-    r = stat_path(t, dirfd, path, addr_of(st), flags & AT_SYMLINK_NOFOLLOW != 0)
+    p: Path = Path()
+    r = at_path(t, dirfd, path, flags, addr_of(p))
     if r < 0:
         return r
-    if mode & W_OK != 0:
+    i = p.d.inode
+    if mode & W_OK != 0 and vfs.readonly(addr_of(p)):
         return -EROFS
-    if mode & X_OK != 0 and st.st_mode & S_IFMT != S_IFDIR and st.st_mode & 0o111 == 0:
+    if mode & X_OK != 0 and not is_dir(i) and u64(i.st.st_mode) & 0o111 == 0:
         return -EACCES
     return 0
 
@@ -198,27 +252,32 @@ def is_proc_self_exe(s: ptr[u8], n: u64) -> bool:
 
 
 def do_readlink(t: ptr[Task], dirfd: u64, path: u64, buf: u64, size: u64) -> i64:
-    """/proc/self/exe gives the executable's path (until procfs); others the host's link."""
+    """/proc/self/exe gives the executable's path (until procfs); others the link's target."""
     if i64(size) <= 0:
         return -EINVAL
-    where: ptr[u8] = NULL
-    n = abs_path(t, dirfd, path, addr_of(where))
+    n = namei.user_path(t, path)
     if n < 0:
         return n
-    if is_proc_self_exe(where, u64(n)):
-        p = t.process
-        count = p.exe_len if p.exe_len < size else size
-        r = copy_to_user(buf, addr_of(p.exe[0]), count)
-        return r if r < 0 else i64(count)
-    if not range_ok(buf, size if size < PATH_MAX else PATH_MAX, True):
-        return -EFAULT
-    out = t.scratch + PATH_AT + PATH_MAX   # after both path buffers
-    room = size if size < PATH_MAX else PATH_MAX
-    r = qcall.file_readlink(0, where, u64(n), out, room)
+    if is_proc_self_exe(t.scratch + WALK_A, u64(n)):
+        pr = t.process
+        count = pr.exe_len if pr.exe_len < size else size
+        c = copy_to_user(buf, addr_of(pr.exe[0]), count)
+        return c if c < 0 else i64(count)
+    p: Path = Path()
+    r = resolve(t, dirfd, path, 0, addr_of(p))
     if r < 0:
         return r
-    c = copy_to_user(buf, out, u64(r))
-    return c if c < 0 else r
+    if not is_lnk(p.d.inode):
+        return -EINVAL
+    room = size if size < PATH_MAX else PATH_MAX
+    out = t.scratch + LINK_OUT
+    k = namei.read_link(t, p.d.inode, out)
+    if k < 0:
+        return k
+    if u64(k) > room:
+        k = i64(room)
+    c = copy_to_user(buf, out, u64(k))
+    return c if c < 0 else k
 
 
 def sys_readlink(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
@@ -230,58 +289,40 @@ def sys_readlinkat(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 
 
 def sys_getcwd(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    p = t.process
-    need = p.cwd_len + 1
+    p: Path = Path()
+    namei.cwd(t, addr_of(p))
+    n = namei.d_path(addr_of(p), t.scratch, PATH_MAX)
+    if n < 0:
+        return n
+    need = u64(n) + 1
     if a.a1 < need:
         return -ERANGE
-    r = copy_to_user(a.a0, addr_of(p.cwd[0]), need)
+    r = copy_to_user(a.a0, t.scratch, need)
     return r if r < 0 else i64(need)
 
 
-def normalise(src: ptr[u8], n: u64, dst: ptr[u8]) -> u64:
-    """Lexical normalisation of an absolute path (".", "..", repeated slashes): its length."""
-    m: u64 = 0
-    i: u64 = 0
-    while i < n:
-        while i < n and src[i] == ord(b"/"):
-            i += 1
-        s = i
-        while i < n and src[i] != ord(b"/"):
-            i += 1
-        ln = i - s
-        if ln == 0 or (ln == 1 and src[s] == ord(b".")):
-            continue
-        if ln == 2 and src[s] == ord(b".") and src[s + 1] == ord(b"."):
-            while m > 0 and dst[m - 1] != ord(b"/"):
-                m -= 1
-            if m > 0:
-                m -= 1
-            continue
-        dst[m] = ord(b"/")
-        m += 1
-        for k in range(ln):
-            dst[m + k] = src[s + k]
-        m += ln
-    if m == 0:
-        dst[0] = ord(b"/")
-        m = 1
-    dst[m] = 0
-    return m
+def set_cwd(t: ptr[Task], p: ptr[Path]) -> i64:
+    if not is_dir(p.d.inode):
+        return -ENOTDIR
+    pr = t.process
+    pr.cwd_mnt = u64(p.mnt)
+    pr.cwd_dentry = u64(p.d)
+    return 0
 
 
 def sys_chdir(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    """The directory is checked on the host (its symlinks resolved there); the cwd kept is the
-    path as given, normalised lexically."""
-    where: ptr[u8] = NULL
-    n = abs_path(t, AT_FDCWD, a.a0, addr_of(where))
-    if n < 0:
-        return n
-    st: Stat = Stat()
-    r = qcall.file_stat(0, where, u64(n), addr_of(st), False)
+    p: Path = Path()
+    r = resolve(t, AT_FDCWD, a.a0, LOOKUP_FOLLOW | LOOKUP_DIRECTORY, addr_of(p))
     if r < 0:
         return r
-    if st.st_mode & S_IFMT != S_IFDIR:
+    return set_cwd(t, addr_of(p))
+
+
+def sys_fchdir(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    f = fdtable.get(t.process, a.a0)
+    if f == NULL:
+        return -EBADF
+    p: Path = Path()
+    if not namei.file_path(f, addr_of(p)):
         return -ENOTDIR
-    p = t.process
-    p.cwd_len = normalise(where, u64(n), addr_of(p.cwd[0]))
-    return 0
+    return set_cwd(t, addr_of(p))

@@ -69,6 +69,8 @@ class Process:
     exe_len: u64
     cwd: array[u8, 4096]          # the working directory's path in the root (PATH_MAX), NUL-terminated
     cwd_len: u64
+    cwd_mnt: u64                  # the working directory: a qkernel.fs Mount and Dentry
+    cwd_dentry: u64
 
 
 def init_fields(p: ptr[Process], pid: u64) -> None:

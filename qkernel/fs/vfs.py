@@ -1,0 +1,348 @@
+"""The VFS's generic layer: the mount table and the operations the path calls share (open,
+create, mkdir, unlink, rmdir, rename, symlink, link, truncate), with Linux's checks done once
+here before a filesystem's InodeOps is called: existence (-EEXIST, -ENOENT), kinds (-EISDIR,
+-ENOTDIR), a read-only mount (-EROFS), loops in rename (-EINVAL), mounts in the way (-EBUSY,
+-EXDEV across mounts).
+
+The sandbox's mounts (set up by init): "/" is the host root (tree 0) read-only with an
+in-memory layer above (memfs.py), /tmp a tmpfs. Permission checks follow the sandbox running
+as root (CAP_DAC_OVERRIDE): modes do not refuse access, a read-only mount does.
+"""
+
+from __future__ import annotations
+
+from qkernel.dialect import NULL, addr_of, cast, i64, ptr, u8, u64
+from qkernel.fs import memfs, node, pagecache
+from qkernel.fs.namei import (LOOKUP_PARENT, Nameidata, Path, is_dir, lookup_one, root, walk)
+from qkernel.fs.node import (MNT_RDONLY, Dentry, File, FileOps, Inode, Mount, mount_pool, new_dentry,
+                             new_file)
+from qkernel.fs import lower
+from qkernel.linux.errno import (EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOMEM, ENOTDIR,
+                                 ENOTEMPTY, EPERM, EROFS, EXDEV)
+from qkernel.linux.stat import S_IFMT
+from qkernel.mm import kalloc
+from qkernel.task.task import Task
+
+NO_OPS: FileOps = FileOps()      # O_PATH files of kinds with no I/O (symlinks, devices)
+mounts: ptr[Mount] = NULL        # the mount table, in mount order
+mounts_tail: ptr[Mount] = NULL
+next_dev: u64 = 0x2F             # st_dev of the next in-memory filesystem (major 0, as tmpfs)
+
+
+def release_inode(i: ptr[Inode]) -> None:
+    """node.free_hook: an inode's data and host handle go with it."""
+    pagecache.release(i)
+    lower.close_handle(i)
+
+
+def new_mount(fstype: ptr[u8], source: ptr[u8], flags: u64, tree: u64) -> ptr[Mount]:
+    global next_dev
+    m = cast(ptr[Mount], kalloc.alloc(addr_of(mount_pool)))
+    if m == NULL:
+        return NULL
+    m.fstype = fstype
+    k: u64 = 0
+    while source[k] != 0 and k < 255:
+        m.source[k] = source[k]
+        k += 1
+    m.flags = flags
+    m.tree = tree
+    m.dev = next_dev
+    next_dev += 1
+    d = new_dentry(NULL, m, b"", 0)
+    if d == NULL:
+        return NULL
+    m.root = d
+    return m
+
+
+def attach(m: ptr[Mount], at: ptr[Path]) -> None:
+    """m on top of `at` (NULL at: the root mount); appended to the mount table."""
+    global mounts, mounts_tail
+    if at != NULL:
+        m.parent = at.mnt
+        m.mountpoint = at.d
+        at.d.mounted = m
+    if mounts_tail == NULL:
+        mounts = m
+    else:
+        mounts_tail.next = m
+    mounts_tail = m
+
+
+def init(t: ptr[Task]) -> i64:
+    """The sandbox's mounts; 0 or -errno (the root could not be served)."""
+    node.free_hook = release_inode
+    m = new_mount(b"rootfs", b"/", 0, 0)
+    if m == NULL:
+        return -ENOMEM
+    r = memfs.make_root(t, m, m.root, True)
+    if r < 0:
+        return r
+    attach(m, NULL)
+    root.mnt = m
+    root.d = m.root
+    mount_tmpfs(t, b"tmp")
+    return 0
+
+
+def mount_tmpfs(t: ptr[Task], name: ptr[u8]) -> i64:
+    """A tmpfs on /NAME (made in memory when the root has no such directory)."""
+    n: u64 = 0
+    while name[n] != 0:
+        n += 1
+    d: ptr[Dentry] = NULL
+    r = lookup_one(t, addr_of(root), name, n, addr_of(d))
+    if r < 0:
+        return r
+    if d.inode == NULL:
+        r = root.d.inode.iops.mkdir(t, root.d.inode, d, 0o1777)
+        if r < 0:
+            return r
+    if not is_dir(d.inode):
+        return -ENOTDIR
+    m = new_mount(b"tmpfs", b"tmpfs", 0, 0)
+    if m == NULL:
+        return -ENOMEM
+    r = memfs.make_root(t, m, m.root, False)
+    if r < 0:
+        return r
+    at: Path = Path()
+    at.mnt = root.mnt
+    at.d = d
+    attach(m, addr_of(at))
+    return 0
+
+
+def readonly(p: ptr[Path]) -> bool:
+    return p.mnt.flags & MNT_RDONLY != 0
+
+
+def parent_and_name(t: ptr[Task], begin: ptr[Path], path: ptr[u8], n: u64, nd: ptr[Nameidata],
+                    out: ptr[ptr[Dentry]]) -> i64:
+    """The walk to the last component and that component's dentry (negative when absent).
+    "." and ".." as the last component: -EEXIST for a creation's caller to refine; "/" : -EEXIST."""
+    r = walk(t, begin, path, n, LOOKUP_PARENT, nd)
+    if r < 0:
+        return r
+    if nd.last_len == 0:
+        return -EEXIST
+    if nd.last[0] == ord(b".") and (nd.last_len == 1 or (nd.last_len == 2 and nd.last[1] == ord(b"."))):
+        return -EEXIST
+    d: ptr[Dentry] = NULL
+    r = lookup_one(t, addr_of(nd.path), nd.last, nd.last_len, addr_of(d))
+    if r < 0:
+        return r
+    out[0] = d
+    return 0
+
+
+def is_dot(nd: ptr[Nameidata]) -> u64:
+    """1 for a last component ".", 2 for "..", 0 otherwise (after a LOOKUP_PARENT walk)."""
+    if nd.last_len == 0 or nd.last[0] != ord(b"."):
+        return 0
+    if nd.last_len == 1:
+        return 1
+    if nd.last_len == 2 and nd.last[1] == ord(b"."):
+        return 2
+    return 0
+
+
+def open_file(t: ptr[Task], p: ptr[Path], flags: u64) -> ptr[File]:
+    """A File on p's inode with its kind's FileOps (NULL: out of files)."""
+    i = p.d.inode
+    f = new_file(i.fops if i.fops != NULL else addr_of(NO_OPS), i, flags)
+    if f == NULL:
+        return NULL
+    f.dentry = p.d
+    f.mnt = p.mnt
+    p.d.refs += 1
+    return f
+
+
+def create(t: ptr[Task], nd: ptr[Nameidata], d: ptr[Dentry], mode: u64) -> i64:
+    """A new regular file (or other non-directory of `mode`) at negative dentry d."""
+    if readonly(addr_of(nd.path)):
+        return -EROFS
+    di = nd.path.d.inode
+    if di.iops == NULL or di.iops.create == NULL:
+        return -EPERM
+    return di.iops.create(t, di, d, mode)
+
+
+def mkdir(t: ptr[Task], begin: ptr[Path], path: ptr[u8], n: u64, mode: u64) -> i64:
+    nd: Nameidata = Nameidata()
+    d: ptr[Dentry] = NULL
+    r = parent_and_name(t, begin, path, n, addr_of(nd), addr_of(d))
+    if r < 0:
+        return r
+    if d.inode != NULL:
+        return -EEXIST
+    if readonly(addr_of(nd.path)):
+        return -EROFS
+    di = nd.path.d.inode
+    if di.iops == NULL or di.iops.mkdir == NULL:
+        return -EPERM
+    return di.iops.mkdir(t, di, d, mode & ~t.process.umask & 0o7777)
+
+
+def remove(t: ptr[Task], begin: ptr[Path], path: ptr[u8], n: u64, dir: bool) -> i64:
+    """unlink (dir False) or rmdir (dir True) of the path's last component (not followed)."""
+    nd: Nameidata = Nameidata()
+    r = walk(t, begin, path, n, LOOKUP_PARENT, addr_of(nd))
+    if r < 0:
+        return r
+    dots = is_dot(addr_of(nd))
+    if nd.last_len == 0:
+        return -EBUSY if dir else -EISDIR       # "/" itself
+    if dots == 1:
+        return -EINVAL if dir else -EISDIR
+    if dots == 2:
+        return -ENOTEMPTY if dir else -EISDIR
+    if nd.trailing and not dir:
+        d0: ptr[Dentry] = NULL
+        r = lookup_one(t, addr_of(nd.path), nd.last, nd.last_len, addr_of(d0))
+        if r < 0:
+            return r
+        if d0.inode == NULL:
+            return -ENOENT
+        return -EISDIR if is_dir(d0.inode) else -ENOTDIR
+    d: ptr[Dentry] = NULL
+    r = lookup_one(t, addr_of(nd.path), nd.last, nd.last_len, addr_of(d))
+    if r < 0:
+        return r
+    if d.inode == NULL:
+        return -ENOENT
+    if dir and not is_dir(d.inode):
+        return -ENOTDIR
+    if not dir and is_dir(d.inode):
+        return -EISDIR
+    if d.mounted != NULL or d == nd.path.mnt.root:
+        return -EBUSY
+    if readonly(addr_of(nd.path)):
+        return -EROFS
+    di = nd.path.d.inode
+    if dir:
+        if di.iops == NULL or di.iops.rmdir == NULL:
+            return -EPERM
+        return di.iops.rmdir(t, di, d)
+    if di.iops == NULL or di.iops.unlink == NULL:
+        return -EPERM
+    return di.iops.unlink(t, di, d)
+
+
+def symlink(t: ptr[Task], target: ptr[u8], tlen: u64, begin: ptr[Path], path: ptr[u8], n: u64) -> i64:
+    nd: Nameidata = Nameidata()
+    d: ptr[Dentry] = NULL
+    r = parent_and_name(t, begin, path, n, addr_of(nd), addr_of(d))
+    if r < 0:
+        return r
+    if d.inode != NULL:
+        return -EEXIST
+    if nd.trailing:
+        return -ENOENT
+    if readonly(addr_of(nd.path)):
+        return -EROFS
+    di = nd.path.d.inode
+    if di.iops == NULL or di.iops.symlink == NULL:
+        return -EPERM
+    return di.iops.symlink(t, di, d, target, tlen)
+
+
+def below(d: ptr[Dentry], anc: ptr[Dentry]) -> bool:
+    """d is anc or inside it (within one mount)."""
+    cur = d
+    while True:
+        if cur == anc:
+            return True
+        if cur.parent == cur:
+            return False
+        cur = cur.parent
+
+
+def rename(t: ptr[Task], od: ptr[Dentry], ond: ptr[Nameidata], nd: ptr[Dentry],
+           nnd: ptr[Nameidata], noreplace: bool) -> i64:
+    """rename(2) of od (last component of ond's walk) to nd (of nnd's)."""
+    src = od.inode
+    if src == NULL:
+        return -ENOENT
+    if ond.path.mnt != nnd.path.mnt:
+        return -EXDEV
+    if od == nd:
+        return 0                        # the same name, or hard links to one inode: nothing
+    if nd.inode != NULL and nd.inode == src:
+        return 0
+    if od.mounted != NULL or nd.mounted != NULL:
+        return -EBUSY
+    if readonly(addr_of(ond.path)):
+        return -EROFS
+    if is_dir(src):
+        if below(nd.parent, od):
+            return -EINVAL              # into itself
+    elif ond.trailing or nnd.trailing:
+        return -ENOTDIR
+    if nd.inode != NULL:
+        if noreplace:
+            return -EEXIST
+        if is_dir(src) and not is_dir(nd.inode):
+            return -ENOTDIR
+        if not is_dir(src) and is_dir(nd.inode):
+            return -EISDIR
+        if is_dir(nd.inode):
+            r = memfs.empty(t, nd)
+            if r < 0:
+                return r
+            if r == 0:
+                return -ENOTEMPTY
+    if below(od.parent, nd) and is_dir(nd.inode):
+        return -ENOTEMPTY               # replacing an ancestor of the source
+    di = ond.path.d.inode
+    if di.iops == NULL or di.iops.rename == NULL:
+        return -EPERM
+    return di.iops.rename(t, od, nd)
+
+
+def link(t: ptr[Task], old: ptr[Path], begin: ptr[Path], path: ptr[u8], n: u64) -> i64:
+    if is_dir(old.d.inode):
+        return -EPERM
+    nd: Nameidata = Nameidata()
+    d: ptr[Dentry] = NULL
+    r = parent_and_name(t, begin, path, n, addr_of(nd), addr_of(d))
+    if r < 0:
+        return r
+    if d.inode != NULL:
+        return -EEXIST
+    if nd.trailing:
+        return -ENOENT
+    if nd.path.mnt != old.mnt:
+        return -EXDEV
+    if readonly(addr_of(nd.path)):
+        return -EROFS
+    di = nd.path.d.inode
+    if di.iops == NULL or di.iops.link == NULL:
+        return -EPERM
+    return di.iops.link(t, di, d, old.d)
+
+
+def truncate(t: ptr[Task], p: ptr[Path], size: u64) -> i64:
+    i = p.d.inode
+    if is_dir(i):
+        return -EISDIR
+    if u64(i.st.st_mode) & S_IFMT != 0o100000:
+        return -EINVAL
+    if readonly(p):
+        return -EROFS
+    if i.iops == NULL or i.iops.truncate == NULL:
+        return -EPERM
+    return i.iops.truncate(t, i, size)
+
+
+def prepare_write(t: ptr[Task], p: ptr[Path]) -> i64:
+    """Before a file's data or attributes change: -EROFS on a read-only mount, else the
+    filesystem's preparation (the overlay's copy-up)."""
+    if readonly(p):
+        return -EROFS
+    i = p.d.inode
+    if i.iops != NULL and i.iops.prepare_write != NULL:
+        return i.iops.prepare_write(t, i)
+    return 0

@@ -37,6 +37,7 @@ REFUSED_FS = {
 }
 
 UTIME_OMIT = (1 << 30) - 2        # Linux's tv_nsec value: leave this time as it is
+PROC_SELF_FD = "/proc/self/fd"    # where reopen() finds a descriptor's own inode
 
 
 @dataclass
@@ -113,9 +114,9 @@ def reopen(pfd: int, s: os.stat_result, flags: int, by_name: Callable[[int], int
     of `s` (it was replaced meanwhile: the caller resolves again)."""
     try:
         # the magic link itself must be followed: O_NOFOLLOW applies to the name, checked by pfd
-        fd = os.open(f"/proc/self/fd/{pfd}", (flags & ~os.O_NOFOLLOW) | os.O_CLOEXEC)
+        fd = os.open(f"{PROC_SELF_FD}/{pfd}", (flags & ~os.O_NOFOLLOW) | os.O_CLOEXEC)
     except FileNotFoundError:
-        if os.path.isdir("/proc/self/fd"):
+        if os.path.isdir(PROC_SELF_FD):
             raise
         fd = by_name(flags)
     again = os.fstat(fd)

@@ -442,3 +442,34 @@ def test_getdents_in_a_rw_bind_sees_the_writes(srv, world):
     got = {e[3]: e[2] for e in list_dir(srv, d)}
     assert set(got) == before | {b"made", b"madedir"}
     assert got[b"made"] == 8 and got[b"madedir"] == 4 and got[b"host_abs"] == 10
+
+
+# ---- the reopen of a checked O_PATH descriptor
+
+
+def test_without_proc_the_reopen_goes_by_name(srv, world, tmp_path, monkeypatch):
+    from qvisor import fs_host
+    monkeypatch.setattr(fs_host, "PROC_SELF_FD", str(tmp_path / "no-proc"))
+    assert read_all(srv, "/file", RW) == b"rw"
+    h = q_open(srv, "/file", K.OPEN_WRITE, RW)
+    assert pwrite(srv, h, b"RW") == 2 and (world["rw"] / "file").read_bytes() == b"RW"
+    d = d_open(srv, RW)
+    assert create(srv, d, "file", K.CREATE_TRUNC) >= 0 and (world["rw"] / "file").read_bytes() == b""
+    assert create(srv, d, "host_abs") == -errno.ELOOP
+
+
+def test_a_file_replaced_between_the_two_opens_every_time_is_eagain(srv, world, monkeypatch):
+    from qvisor import fs, fs_write
+    monkeypatch.setattr(fs, "reopen", lambda *_a: None)
+    monkeypatch.setattr(fs_write, "reopen", lambda *_a: None)
+    fds_before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    assert q_open(srv, "/file", 0, RW) == -errno.EAGAIN
+    assert q_open(srv, "/file", K.OPEN_WRITE, RW) == -errno.EAGAIN
+    monkeypatch.undo()
+    d = d_open(srv, RW)
+    monkeypatch.setattr(fs_write, "reopen", lambda *_a: None)
+    assert create(srv, d, "file", K.CREATE_TRUNC) == -errno.EAGAIN
+    assert (world["rw"] / "file").read_bytes() == b"rw"       # not truncated
+    assert srv.files.open_handles == 1
+    if fds_before is not None:
+        assert len(os.listdir("/proc/self/fd")) == fds_before + 1   # d's; nothing leaked

@@ -181,10 +181,12 @@ class HostFiles(TreeWrites, Service):
                 gpath = normalise_guest_path(gpath)
             except ValueError as e:
                 raise HostFilesError(f"bind {host_dir!r}: {e}") from None
+            if not isinstance(rw, bool):   # "ro" is truthy: no guessing what was meant
+                raise HostFilesError(f"bind {host_dir!r}: rw must be True or False, not {rw!r}")
             if gpath in seen:
                 raise HostFilesError(f"two binds at the guest path {gpath}")
             seen.add(gpath)
-            self.trees.append(Tree(host_dir, gpath, bool(rw)))
+            self.trees.append(Tree(host_dir, gpath, rw))
         try:
             for i, t in enumerate(self.trees):
                 t.fd = _open_tree(t.host_dir, "sandbox root" if i == 0 else f"bind {t.guest_path}: host directory")

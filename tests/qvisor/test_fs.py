@@ -411,7 +411,8 @@ def test_close_all_closes_every_host_fd(mem, tree):
 def test_without_a_root_file_qcalls_are_enosys(mem):
     srv = QcallServer(mem)
     for nr in (K.QCALL_OPEN, K.QCALL_PREAD, K.QCALL_CLOSE, K.QCALL_FSTAT, K.QCALL_STAT,
-               K.QCALL_READLINK, K.QCALL_TTY_IOCTL, K.QCALL_CONSOLE_READ):
+               K.QCALL_READLINK, K.QCALL_TTY_IOCTL, K.QCALL_CONSOLE_READ,
+               *range(K.QCALL_GETDENTS, K.QCALL_SETATTR + 1)):
         assert call(srv, nr, 0, 0, 0, 0) == -errno.ENOSYS
 
 
@@ -619,6 +620,7 @@ def test_binds_are_checked(tmp_path):
         ([(d, "/a\0b", False)], "NUL"),
         ([(d, "/" + "x" * 256, False)], "longer"),
         ([(d, "/a", False), (d, "/a/", True)], "two binds"),
+        ([(d, "/a", "ro")], "True or False"),
     ):
         with pytest.raises(HostFilesError, match=what):
             HostFiles(d, binds)

@@ -3,6 +3,10 @@
   qvisor boot [--platform auto|pvm|kvm|emu] [--memory SIZE] [--kernel PATH] [--fault KIND] [-v]
       boots kernel.elf, runs the kernel's self-test, prints the banner, exits 0 (or 70 with a
       crash report on stderr when the kernel crashes).
+
+  qvisor run [--root DIR] [--mount HOST:GUEST[:ro|rw]]... [options] -- PROGRAM [ARGS...]
+      runs a static Linux x86-64 program in the sandbox; the root is read-only, each --mount
+      binds a host directory at GUEST (read-only unless :rw).
 """
 
 from __future__ import annotations
@@ -78,7 +82,26 @@ def resolve_program(name: str, root: str, env: list[str]) -> str | None:
     return None
 
 
+def parse_mount(spec: str) -> tuple[str, str, bool]:
+    """`HOST:GUEST[:ro|rw]` -> (absolute host directory, normalised guest path, rw); ValueError
+    with the reason (a host path with ":" cannot be given)."""
+    from .fs import normalise_guest_path
+    parts = spec.split(":")
+    if len(parts) == 3 and parts[2] in ("ro", "rw"):
+        host, guest, rw = parts[0], parts[1], parts[2] == "rw"
+    elif len(parts) == 2:
+        host, guest, rw = parts[0], parts[1], False
+    else:
+        raise ValueError(f"--mount wants HOST:GUEST[:ro|rw], got {spec!r}")
+    if not host:
+        raise ValueError(f"--mount {spec!r}: no host directory")
+    if not os.path.isdir(host):
+        raise ValueError(f"--mount {spec!r}: host {host} is not a directory")
+    return os.path.abspath(host), normalise_guest_path(guest), rw
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from .fs import HostFilesError
     from .vmm import Program, run_kernel
     if not args.command:
         print("qvisor run: missing PROGRAM (usage: qvisor run [options] -- PROGRAM [ARGS...])",
@@ -87,6 +110,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     root = os.path.abspath(args.root)
     if not os.path.isdir(root):
         print(f"qvisor run: root {args.root} is not a directory", file=sys.stderr)
+        return EXIT_USAGE
+    mounts = []
+    for spec in args.mount:
+        try:
+            mounts.append(parse_mount(spec))
+        except ValueError as e:
+            print(f"qvisor run: {e}", file=sys.stderr)
+            return EXIT_USAGE
+    if len({g for _, g, _ in mounts}) < len(mounts):
+        print("qvisor run: two --mount options name the same guest path", file=sys.stderr)
         return EXIT_USAGE
     env = [] if args.clear_env else [f"{k}={v}" for k, v in os.environ.items()]
     for kv in args.env:
@@ -109,10 +142,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         res = run_kernel(Path(args.kernel), platform=args.platform, mem_size=args.memory, flags=flags,
                          log_level=K.LOG_DEBUG if args.verbose else K.LOG_WARN, echo_log=args.verbose,
-                         timeout=args.timeout, program=Program(exe, [program, *rest], env, cwd, root),
+                         timeout=args.timeout, program=Program(exe, [program, *rest], env, cwd, root, mounts),
                          mode=args.mode, stop_signals=True, **_stdio_args())
     except FileNotFoundError as e:
         print(f"qvisor: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except HostFilesError as e:   # a tree that cannot be served confined
+        print(f"qvisor run: {e}", file=sys.stderr)
         return EXIT_USAGE
     except ValueError as e:  # argument block too large, NUL in an argument
         print(f"qvisor run: {e}", file=sys.stderr)
@@ -205,6 +241,8 @@ def _main(argv: list[str] | None) -> int:
     r = sub.add_parser("run", help="run a static Linux x86-64 program in the sandbox")
     r.add_argument("--platform", default="auto", choices=["auto", "pvm", "kvm", "emu"])
     r.add_argument("--root", default="/", help="host directory the sandbox sees as / (read-only)")
+    r.add_argument("--mount", action="append", default=[], metavar="HOST:GUEST[:ro|rw]",
+                   help="bind a host directory at GUEST in the sandbox (repeatable; read-only unless :rw)")
     r.add_argument("--memory", type=parse_size, default=None, help=MEMORY_HELP)
     r.add_argument("--env", action="append", default=[], metavar="K=V", help="set an environment variable")
     r.add_argument("--clear-env", action="store_true", help="start from an empty environment")

@@ -6,8 +6,9 @@ QCALL_PORT. Every address and length the guest supplies is checked against guest
 GuestMemory (GuestFault -> -EFAULT to the guest); a block that itself lies outside guest memory
 stops the VM with QcallFault (a kernel bug, reported as a crash). Unknown numbers answer
 -ENOSYS, logged once; a number the ABI defines whose service is absent (the files without a
-HostFiles) answers -ENOSYS silently. Handlers touch no host file but the sandbox's stdio and,
-read-only, the files under its root (qvisor/fs.py confines those).
+HostFiles) answers -ENOSYS silently. Handlers touch no host file but the sandbox's stdio and
+the files of its host trees: read-only under its root and ro binds, writable in binds given rw
+(qvisor/fs.py and fs_write.py confine those).
 
 Services: QcallServer registers the standard ones (Lifecycle, KernelLog, Console, Clock, Sleep,
 Random, FrameZeroing, HostFiles when given, RingService); register(service) adds more. Each
@@ -72,7 +73,7 @@ class QcallServer:
     counts: dict[int, int] = field(default_factory=dict)
     unknown_logged: set[int] = field(default_factory=set)
     on_log: Callable[[int, str], None] | None = None
-    files: HostFiles | None = None  # the sandbox root's files (qvisor/fs.py); None: file qcalls -ENOSYS
+    files: HostFiles | None = None  # the sandbox's host trees (qvisor/fs.py); None: file qcalls -ENOSYS
     reserved: list[tuple[int, int]] | None = None  # ranges a ring may not overlap (default: boot area, kernel)
     ring_threads: int = 4           # host threads serving the ring, at most
     ring_poll_s: float = 0.0        # > 0: a host thread polls the SQ this long after activity

@@ -39,12 +39,14 @@ EXIT_TIMEOUT = 124
 @dataclass
 class Program:
     """What `qvisor run` starts: the executable's path inside the root, argv (argv[0] included),
-    the environment ("K=V" strings), the working directory inside the root, and the root."""
+    the environment ("K=V" strings), the working directory inside the root, the root, and the
+    binds: (host directory, guest path, rw) each (`--mount`; HostFiles' trees 1..n)."""
     exe: str
     argv: list[str]
     env: list[str]
     cwd: str = "/"
     root: str = "/"
+    mounts: list[tuple[str, str, bool]] = field(default_factory=list)
 
 
 @dataclass
@@ -107,7 +109,7 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
             caps=vm.boot_caps, fault_around=vm.fault_around,
             stdio_closed=sum(1 << n for n, fd in enumerate((stdin, stdout, stderr)) if fd is None)))
         stopper = StopOnSignals(vm.interrupt) if stop_signals else None
-        files = HostFiles(program.root if program else "/", stdin=stdin)
+        files = HostFiles(program.root if program else "/", program.mounts if program else (), stdin=stdin)
         # the stop fd ends console reads and sleeps, on the vCPU thread and the ring's workers
         server = QcallServer(vm.memory, stdout=stdout, stderr=stderr, echo_log=echo_log, files=files,
                              stop_fd=stopper.fd if stopper is not None else None)

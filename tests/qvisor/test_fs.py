@@ -48,22 +48,22 @@ def put_path(mem: GuestMemory, path: bytes | str) -> tuple[int, int]:
     return PATH, len(p)
 
 
-def q_open(srv: QcallServer, path: bytes | str, flags: int = 0) -> int:
-    return call(srv, K.QCALL_OPEN, *put_path(srv.memory, path), flags)
+def q_open(srv: QcallServer, path: bytes | str, flags: int = 0, tree: int = 0) -> int:
+    return call(srv, K.QCALL_OPEN, *put_path(srv.memory, path), flags, tree)
 
 
-def q_stat(srv: QcallServer, path: bytes | str, nofollow: int = 0) -> dict[str, int] | int:
-    r = call(srv, K.QCALL_STAT, *put_path(srv.memory, path), STATBUF, nofollow)
+def q_stat(srv: QcallServer, path: bytes | str, nofollow: int = 0, tree: int = 0) -> dict[str, int] | int:
+    r = call(srv, K.QCALL_STAT, *put_path(srv.memory, path), STATBUF, nofollow, tree)
     return r if r < 0 else read_stat(srv.memory, STATBUF)
 
 
-def q_readlink(srv: QcallServer, path: bytes | str, size: int = 256) -> bytes | int:
-    r = call(srv, K.QCALL_READLINK, *put_path(srv.memory, path), BUF, size)
+def q_readlink(srv: QcallServer, path: bytes | str, size: int = 256, tree: int = 0) -> bytes | int:
+    r = call(srv, K.QCALL_READLINK, *put_path(srv.memory, path), BUF, size, tree)
     return r if r < 0 else srv.memory.read(BUF, r)
 
 
-def read_all(srv: QcallServer, path: bytes | str) -> bytes | int:
-    h = q_open(srv, path)
+def read_all(srv: QcallServer, path: bytes | str, tree: int = 0) -> bytes | int:
+    h = q_open(srv, path, 0, tree)
     if h < 0:
         return h
     n = call(srv, K.QCALL_PREAD, h, BUF, 65536, 0)
@@ -411,7 +411,8 @@ def test_close_all_closes_every_host_fd(mem, tree):
 def test_without_a_root_file_qcalls_are_enosys(mem):
     srv = QcallServer(mem)
     for nr in (K.QCALL_OPEN, K.QCALL_PREAD, K.QCALL_CLOSE, K.QCALL_FSTAT, K.QCALL_STAT,
-               K.QCALL_READLINK, K.QCALL_TTY_IOCTL, K.QCALL_CONSOLE_READ):
+               K.QCALL_READLINK, K.QCALL_TTY_IOCTL, K.QCALL_CONSOLE_READ,
+               *range(K.QCALL_GETDENTS, K.QCALL_SETATTR + 1)):
         assert call(srv, nr, 0, 0, 0, 0) == -errno.ENOSYS
 
 
@@ -540,3 +541,250 @@ def confined(tmp_path, mem):
     files = HostFiles(str(root))
     yield QcallServer(mem, files=files), inside_inodes(root)
     files.close_all()
+
+
+# ---- trees: the root and the binds
+
+
+@pytest.fixture
+def trees(tmp_path, mem):
+    """tmp/secret outside everything; the root tmp/root (tree 0), tmp/ro (tree 1, ro, at
+    /mnt/ro) and tmp/rw (tree 2, rw, at /data): a file named `file` in each says whose it is."""
+    (tmp_path / "secret").write_bytes(SENTINEL)
+    dirs = {}
+    for name in ("root", "ro", "rw"):
+        d = tmp_path / name
+        (d / "sub").mkdir(parents=True)
+        (d / "file").write_bytes(name.encode())
+        os.symlink("/file", d / "abs")
+        os.symlink("../../secret", d / "sub" / "up")
+        dirs[name] = d
+    files = HostFiles(str(dirs["root"]), [(str(dirs["ro"]), "/mnt//ro/", False), (str(dirs["rw"]), "/data", True)])
+    yield QcallServer(mem, files=files), dirs
+    files.close_all()
+    assert (tmp_path / "secret").read_bytes() == SENTINEL
+
+
+def test_paths_resolve_inside_their_own_tree(trees):
+    srv, _ = trees
+    for tree, name in enumerate((b"root", b"ro", b"rw")):
+        assert read_all(srv, "/file", tree) == name
+        assert read_all(srv, "/abs", tree) == name               # an absolute symlink: its tree's top
+        assert read_all(srv, "/../../file", tree) == name
+        assert read_all(srv, "/sub/up", tree) == -errno.ENOENT    # ../../secret stays in the tree
+        assert read_all(srv, "../secret", tree) == -errno.ENOENT
+        assert stat.S_ISLNK(q_stat(srv, "/abs", 1, tree)["st_mode"])
+        assert q_readlink(srv, "/sub/up", tree=tree) == b"../../secret"
+    assert srv.files.open_handles == 0
+
+
+@pytest.mark.parametrize("tree", [3, 4, 2**32, 2**63, 2**64 - 1])
+def test_an_unknown_tree_is_einval(trees, tree):
+    srv, _ = trees
+    assert q_open(srv, "/file", 0, tree) == -errno.EINVAL
+    assert q_stat(srv, "/file", 0, tree) == -errno.EINVAL
+    assert q_readlink(srv, "/abs", tree=tree) == -errno.EINVAL
+    assert srv.files.open_handles == 0
+
+
+def test_open_write_only_in_a_rw_bind(trees):
+    srv, dirs = trees
+    assert q_open(srv, "/file", K.OPEN_WRITE, 0) == -errno.EROFS
+    assert q_open(srv, "/file", K.OPEN_WRITE, 1) == -errno.EROFS
+    assert q_open(srv, "/missing", K.OPEN_WRITE, 2) == -errno.ENOENT
+    assert q_open(srv, "/sub", K.OPEN_WRITE, 2) == -errno.EISDIR
+    assert q_open(srv, "/sub", K.OPEN_WRITE, 0) == -errno.EISDIR
+    assert q_open(srv, "/file", K.OPEN_WRITE | K.OPEN_DIRECTORY, 2) == -errno.ENOTDIR
+    assert q_open(srv, "/abs", K.OPEN_WRITE | K.OPEN_NOFOLLOW, 2) == -errno.ELOOP
+    os.mkfifo(dirs["rw"] / "fifo")
+    assert q_open(srv, "/fifo", K.OPEN_WRITE, 2) == -errno.EACCES      # never opened
+    assert srv.files.open_handles == 0
+    h = q_open(srv, "/abs", K.OPEN_WRITE, 2)
+    assert h >= 0 and srv.files._handle(h).writable and srv.files._handle(h).tree == 2
+    assert call(srv, K.QCALL_PREAD, h, BUF, 16, 0) == 2 and srv.memory.read(BUF, 2) == b"rw"
+    assert os.get_blocking(srv.files.host_fd(h)) is False
+    assert os.stat(srv.files.host_fd(h)).st_ino == os.stat(dirs["rw"] / "file").st_ino
+
+
+def test_binds_are_checked(tmp_path):
+    (tmp_path / "f").write_bytes(b"")
+    d = str(tmp_path)
+    for binds, what in (
+        ([(str(tmp_path / "missing"), "/m", False)], "No such file"),
+        ([(str(tmp_path / "f"), "/m", False)], "Not a directory"),
+        ([(d, "m", False)], "not absolute"),
+        ([(d, "", False)], "not absolute"),
+        ([(d, "/", False)], "root itself"),
+        ([(d, "//./", False)], "root itself"),
+        ([(d, "/a/../b", False)], r"'\.\.'"),
+        ([(d, "/a\0b", False)], "NUL"),
+        ([(d, "/" + "x" * 256, False)], "longer"),
+        ([(d, "/a", False), (d, "/a/", True)], "two binds"),
+        ([(d, "/a", "ro")], "True or False"),
+    ):
+        with pytest.raises(HostFilesError, match=what):
+            HostFiles(d, binds)
+    if os.path.isdir("/proc/self"):
+        with pytest.raises(HostFilesError, match="proc"):
+            HostFiles(d, [("/proc", "/hostproc", False)])
+    assert fs.normalise_guest_path("/a//b/./c/") == "/a/b/c"
+    with HostFiles(d, [(d, "/a/b/", True)]) as files:
+        assert [(t.guest_path, t.rw) for t in files.trees] == [("/", False), ("/a/b", True)]
+
+
+def test_host_mount_lists_the_binds(trees):
+    srv, _ = trees
+    mem = srv.memory
+    mem.fill(BUF, 64, 0xEE)
+    assert call(srv, K.QCALL_HOST_MOUNT, 1, BUF, 64) == 0
+    assert mem.read(BUF, 9) == b"/mnt/ro\0\xee"
+    assert call(srv, K.QCALL_HOST_MOUNT, 2, BUF, 6) == K.HOST_MOUNT_RW     # exactly "/data\0"
+    assert mem.read(BUF, 6) == b"/data\0"
+    mem.fill(BUF, 64, 0xEE)
+    assert call(srv, K.QCALL_HOST_MOUNT, 2, BUF, 5) == -errno.ENAMETOOLONG  # no room for the NUL
+    assert mem.read(BUF, 8) == b"\xee" * 8
+    assert call(srv, K.QCALL_HOST_MOUNT, 3, BUF, 64) == -errno.ENOENT
+    assert call(srv, K.QCALL_HOST_MOUNT, 2**64 - 1, BUF, 64) == -errno.ENOENT
+    assert call(srv, K.QCALL_HOST_MOUNT, 0, BUF, 64) == -errno.EINVAL      # the root is no bind
+    assert call(srv, K.QCALL_HOST_MOUNT, 1, MEM - 4, 64) == -errno.EFAULT
+    assert call(srv, K.QCALL_HOST_MOUNT, 1, 2**64 - 4, 8) == -errno.EFAULT
+    assert mem.read(MEM - 4, 4) == bytes(4)
+
+
+def test_without_binds_host_mount_is_enoent(srv):
+    assert call(srv, K.QCALL_HOST_MOUNT, 1, BUF, 64) == -errno.ENOENT
+
+
+def test_close_all_closes_the_trees(trees):
+    srv, _ = trees
+    fds = [t.fd for t in srv.files.trees]
+    srv.files.close_all()
+    for fd in fds:
+        with pytest.raises(OSError):
+            os.fstat(fd)
+    for tree in (0, 1, 2):
+        assert q_open(srv, "/file", 0, tree) == -errno.EBADF
+
+
+# ---- getdents
+
+
+DIRENT = struct.Struct("<QqHB")
+
+
+def parse_dirents(data: bytes) -> list[tuple[int, int, int, bytes]]:
+    """(d_ino, d_off, d_type, name) of each linux_dirent64 record, checking their framing."""
+    out, pos = [], 0
+    while pos < len(data):
+        ino, off, reclen, dtype = DIRENT.unpack_from(data, pos)
+        assert reclen % 8 == 0 and reclen >= 24 and pos + reclen <= len(data)
+        raw = data[pos + 19: pos + reclen]
+        name = raw[:raw.index(b"\0")]
+        assert reclen == (19 + len(name) + 1 + 7) & ~7
+        assert raw[len(name):] == bytes(len(raw) - len(name))      # NUL and zero padding
+        out.append((ino, off, dtype, name))
+        pos += reclen
+    return out
+
+
+def getdents(srv: QcallServer, h: int, size: int = 4096, cookie: int = 0) -> list | int:
+    n = call(srv, K.QCALL_GETDENTS, h, BUF, size, cookie)
+    return n if n < 0 else parse_dirents(srv.memory.read(BUF, n))
+
+
+def list_dir(srv: QcallServer, h: int, size: int = 4096) -> list[tuple[int, int, int, bytes]]:
+    out, cookie = [], 0
+    while True:
+        got = getdents(srv, h, size, cookie)
+        assert isinstance(got, list)
+        if not got:
+            return out
+        for i, entry in enumerate(got):
+            assert entry[1] == cookie + i + 1        # d_off: the cookie of the next entry
+        out += got
+        cookie = got[-1][1]
+
+
+def test_getdents_lists_a_directory_with_types(srv, tree):
+    os.mkfifo(tree / "fifo")
+    h = q_open(srv, "/", K.OPEN_DIRECTORY)
+    got = list_dir(srv, h)
+    names = [e[3] for e in got]
+    assert names == sorted(os.fsencode(n) for n in os.listdir(tree))
+    assert b"." not in names and b".." not in names
+    by = {e[3]: e for e in got}
+    assert by[b"file"][2] == 8 and by[b"dir"][2] == 4 and by[b"rel"][2] == 10 and by[b"fifo"][2] == 1
+    assert by[b"subdir"][2] == 10                       # a symlink to a directory is a symlink
+    assert by[b"file"][0] == os.lstat(tree / "file").st_ino
+    assert getdents(srv, h, 4096, len(got)) == []       # at the end
+    assert getdents(srv, h, 4096, 2**63 + 5) == []
+    assert srv.files._listing_bytes == 0                # dropped at the end
+    if os.path.exists("/dev/null"):
+        with HostFiles("/dev") as files:
+            s2 = QcallServer(srv.memory, files=files)
+            d = {e[3]: e[2] for e in list_dir(s2, q_open(s2, "/", K.OPEN_DIRECTORY))}
+            assert d[b"null"] == 2                      # DT_CHR
+
+
+def test_getdents_a_thousand_entries_each_once_through_small_buffers(srv, tree):
+    big = tree / "many"
+    big.mkdir()
+    want = {f"entry-{i:04d}-{'x' * (i % 40)}".encode() for i in range(1000)}
+    for n in want:
+        (big / os.fsdecode(n)).write_bytes(b"")
+    h = q_open(srv, "/many", K.OPEN_DIRECTORY)
+    for size in (80, 300, 4096, 1 << 20):
+        names = [e[3] for e in list_dir(srv, h, size)]
+        assert len(names) == 1000 and set(names) == want
+
+
+def test_getdents_cookies_resume_and_zero_retakes_the_listing(srv, tree):
+    h = q_open(srv, "/dir/sub", K.OPEN_DIRECTORY)
+    for i in range(5):
+        (tree / "dir" / "sub" / f"f{i}").write_bytes(b"")
+    first = getdents(srv, h, 24 * 2)              # "deep", "f0": 24 bytes each
+    assert [e[3] for e in first] == [b"deep", b"f0"]
+    (tree / "dir" / "sub" / "a-new").write_bytes(b"")  # not in the listing kept
+    rest = getdents(srv, h, 4096, first[-1][1])
+    assert [e[3] for e in rest] == [b"f1", b"f2", b"f3", b"f4"]
+    again = getdents(srv, h, 4096, 2)              # any cookie of the listing, again
+    assert [e[3] for e in again] == [b"f1", b"f2", b"f3", b"f4"]
+    fresh = [e[3] for e in getdents(srv, h, 4096, 0)]
+    assert fresh == [b"a-new", b"deep", b"f0", b"f1", b"f2", b"f3", b"f4"]
+
+
+def test_getdents_errors(srv, tree):
+    mem = srv.memory
+    h = q_open(srv, "/dir/sub", K.OPEN_DIRECTORY)
+    assert call(srv, K.QCALL_GETDENTS, h, BUF, 23, 0) == -errno.EINVAL    # "deep" needs 24
+    assert call(srv, K.QCALL_GETDENTS, h, BUF, 0, 0) == -errno.EINVAL
+    assert call(srv, K.QCALL_GETDENTS, h, BUF, 24, 0) == 24
+    f = q_open(srv, "/file")
+    assert call(srv, K.QCALL_GETDENTS, f, BUF, 4096, 0) == -errno.ENOTDIR
+    for bad in (-1, 77, K.HOST_FILES_MAX, 2**64 - 1):
+        assert call(srv, K.QCALL_GETDENTS, bad, BUF, 4096, 0) == -errno.EBADF
+    for pa, n in ((MEM - 8, 4096), (2**64 - 8, 16), (BUF, MEM), (BUF, 2**64 - 1)):
+        assert call(srv, K.QCALL_GETDENTS, h, pa, n, 0) == -errno.EFAULT
+    assert mem.read(MEM - 8, 8) == bytes(8)
+
+
+def test_getdents_listings_are_bounded(srv, tree, monkeypatch):
+    from qvisor import fs_write
+    for i in range(20):
+        (tree / "dir" / f"n{i:02d}").write_bytes(b"")
+    h = q_open(srv, "/dir", K.OPEN_DIRECTORY)
+    monkeypatch.setattr(fs_write, "LISTING_MAX_ENTRIES", 10)
+    assert call(srv, K.QCALL_GETDENTS, h, BUF, 4096, 0) == -errno.EOVERFLOW
+    monkeypatch.setattr(fs_write, "LISTING_MAX_ENTRIES", 1000)
+    monkeypatch.setattr(fs_write, "LISTING_MAX_BYTES", 200)
+    assert call(srv, K.QCALL_GETDENTS, h, BUF, 4096, 0) == -errno.EOVERFLOW
+    monkeypatch.setattr(fs_write, "LISTING_MAX_BYTES", 1 << 20)
+    assert call(srv, K.QCALL_GETDENTS, h, BUF, 64, 0) > 0
+    held = srv.files._listing_bytes
+    assert held > 0
+    monkeypatch.setattr(fs_write, "LISTINGS_MAX_BYTES", held + held // 2)  # room for one, not two
+    h2 = q_open(srv, "/dir", K.OPEN_DIRECTORY)
+    assert call(srv, K.QCALL_GETDENTS, h2, BUF, 64, 0) == -errno.ENOMEM
+    assert call(srv, K.QCALL_CLOSE, h) == 0                # closing drops its listing
+    assert srv.files._listing_bytes == 0
+    assert call(srv, K.QCALL_GETDENTS, h2, BUF, 64, 0) > 0

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from qkernel.dialect import NULL, u8
 from qkernel.linux import sysno as n
-from qkernel.syscalls import sys_attr, sys_dir, sys_fd, sys_info, sys_io, sys_mm, sys_path, sys_time
+from qkernel.syscalls import (sys_attr, sys_dir, sys_fd, sys_info, sys_io, sys_mm, sys_path, sys_pipe,
+                              sys_poll, sys_time)
 from qkernel.syscalls import sys_process as p
 from qkernel.syscalls.table import STATUS_ENOSYS, STATUS_PARTIAL, STATUS_SUPPORTED, register
 
@@ -66,6 +67,13 @@ def register_all() -> None:
     register(n.SYS_linkat, sys_dir.sys_linkat, S, b"")
     register(n.SYS_mknod, sys_dir.sys_mknod, P, b"regular files only")
     register(n.SYS_mknodat, sys_dir.sys_mknodat, P, b"regular files only")
+    # ---- pipes (sys_pipe.py) and waiting on descriptors (sys_poll.py)
+    register(n.SYS_pipe, sys_pipe.sys_pipe, P, b"no SIGPIPE until signals (EPIPE only)")
+    register(n.SYS_pipe2, sys_pipe.sys_pipe2, P, b"no SIGPIPE until signals; O_DIRECT is a plain pipe")
+    register(n.SYS_poll, sys_poll.sys_poll, P, b"a timed wait looks again every 10 ms")
+    register(n.SYS_ppoll, sys_poll.sys_ppoll, P, b"the signal mask is not applied yet")
+    register(n.SYS_select, sys_poll.sys_select, P, b"at most 65536 descriptors")
+    register(n.SYS_pselect6, sys_poll.sys_pselect6, P, b"the signal mask is not applied yet")
     # ---- sizes and attributes (sys_attr.py)
     register(n.SYS_truncate, sys_attr.sys_truncate, S, b"")
     register(n.SYS_ftruncate, sys_attr.sys_ftruncate, S, b"")
@@ -133,9 +141,6 @@ def register_all() -> None:
     # ---- not yet: what brings them
     register(n.SYS_rseq, NULL, X, b"optional: the libcs fall back")
     register(n.SYS_statx, NULL, X, b"the VFS (filesystem issue)")
-    register(n.SYS_pipe, NULL, X, b"pipes (filesystem issue)")
-    register(n.SYS_pipe2, NULL, X, b"pipes (filesystem issue)")
-    register(n.SYS_poll, NULL, X, b"poll/select (filesystem issue)")
     register(n.SYS_fork, NULL, X, b"fork (processes issue)")
     register(n.SYS_vfork, NULL, X, b"vfork (processes issue)")
     register(n.SYS_clone, NULL, X, b"clone (processes issue)")

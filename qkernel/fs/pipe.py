@@ -1,0 +1,226 @@
+"""Pipes: a 64 KiB ring (Linux's default capacity) between a read end and a write end, as
+one file kind (PIPE_OPS).
+
+Linux's pipe(7) semantics: a read of an empty pipe blocks (parks the task on the pipe's
+queue; the vCPU runs others) until data comes or the last writer closes (then 0: end of file);
+a write blocks while the pipe is full and is atomic up to PIPE_BUF (4096) bytes; with no reader
+left it fails with -EPIPE (SIGPIPE arrives with signals). O_NONBLOCK ends either wait with
+-EAGAIN. poll reports POLLIN (data), POLLOUT (room for PIPE_BUF), POLLHUP (no writer left),
+POLLERR (no reader left). The ring's pages are taken on first write and freed with the pipe.
+"""
+
+from __future__ import annotations
+
+from qkernel.abi import PAGE_SIZE
+from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, ptr, sizeof, struct, u8, u64
+from qkernel.fs import poll as poll_wait
+from qkernel.fs.node import File, FileOps, free_inode, fput, new_file, new_inode
+from qkernel.linux.errno import EAGAIN, EFAULT, ENFILE, ENOMEM, ENOTTY, EPIPE
+from qkernel.linux.fcntl import O_ACCMODE, O_NONBLOCK, O_RDONLY, O_WRONLY
+from qkernel.linux.stat import S_IFIFO
+from qkernel.linux.tty import FIONREAD
+from qkernel.linux.uio import POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM
+from qkernel.mm import frames, kalloc
+from qkernel.mm.addr import va
+from qkernel.mm.uaccess import copy_from_user, copy_to_user
+from qkernel.task import sched
+from qkernel.task.task import Task, WaitQueue
+
+PIPE_PAGES: Final = 16
+PIPE_SIZE: Final = PIPE_PAGES * PAGE_SIZE
+PIPE_BUF: Final = 4096
+PIPE_DEV: Final = 0x0D          # st_dev of pipes (pipefs)
+
+
+@struct
+class Pipe:
+    pages: array[u64, 16]      # frames of the ring (0: not yet taken)
+    head: u64                  # bytes ever read
+    count: u64                 # bytes in the ring
+    readers: u64               # open read ends
+    writers: u64
+    rd_wq: WaitQueue           # readers waiting for data
+    wr_wq: WaitQueue           # writers waiting for room
+
+
+pipe_pool: kalloc.Pool = kalloc.Pool()
+next_ino: u64 = 0
+ready: bool = False
+
+
+def init() -> None:
+    global ready
+    if not ready:
+        kalloc.init(addr_of(pipe_pool), sizeof(Pipe), 0, True)
+        ready = True
+
+
+def of(f: ptr[File]) -> ptr[Pipe]:
+    return cast(ptr[Pipe], f.inode.priv)
+
+
+def at(pp: ptr[Pipe], pos: u64) -> ptr[u8]:
+    """The byte of ring position pos (its page taken now if need be; NULL: no memory)."""
+    off = pos % PIPE_SIZE
+    k = off // PAGE_SIZE
+    if pp.pages[k] == 0:
+        pp.pages[k] = frames.alloc()
+        if pp.pages[k] == 0:
+            return NULL
+    return cast(ptr[u8], va(pp.pages[k])) + off % PAGE_SIZE
+
+
+def p_read(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
+    pp = of(f)
+    if n == 0:
+        return 0
+    while pp.count == 0:
+        if pp.writers == 0:
+            return 0
+        if f.flags & O_NONBLOCK != 0:
+            return -EAGAIN
+        sched.sleep_on(addr_of(pp.rd_wq), 0)
+    done: u64 = 0
+    while done < n and pp.count > 0:
+        off = pp.head % PAGE_SIZE
+        chunk = PAGE_SIZE - off
+        if chunk > pp.count:
+            chunk = pp.count
+        if chunk > n - done:
+            chunk = n - done
+        if copy_to_user(buf + done, at(pp, pp.head), chunk) != 0:
+            if done == 0:
+                return -EFAULT
+            break
+        pp.head += chunk
+        pp.count -= chunk
+        done += chunk
+    sched.wake_all(addr_of(pp.wr_wq))
+    poll_wait.notify()
+    return i64(done)
+
+
+def p_write(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
+    pp = of(f)
+    done: u64 = 0
+    while done < n:
+        if pp.readers == 0:
+            return i64(done) if done > 0 else -EPIPE
+        room = PIPE_SIZE - pp.count
+        need: u64 = 1
+        if n - done <= PIPE_BUF:
+            need = n - done            # atomic: all of it at once
+        if room < need:
+            if f.flags & O_NONBLOCK != 0:
+                return i64(done) if done > 0 else -EAGAIN
+            sched.sleep_on(addr_of(pp.wr_wq), 0)
+            continue
+        while done < n and pp.count < PIPE_SIZE:
+            tail = pp.head + pp.count
+            off = tail % PAGE_SIZE
+            chunk = PAGE_SIZE - off
+            if chunk > PIPE_SIZE - pp.count:
+                chunk = PIPE_SIZE - pp.count
+            if chunk > n - done:
+                chunk = n - done
+            dst = at(pp, tail)
+            if dst == NULL:
+                return i64(done) if done > 0 else -ENOMEM
+            if copy_from_user(dst, buf + done, chunk) != 0:
+                if done == 0:
+                    return -EFAULT
+                n = done
+                break
+            pp.count += chunk
+            done += chunk
+        sched.wake_all(addr_of(pp.rd_wq))
+        poll_wait.notify()
+    return i64(done)
+
+
+def p_poll(t: ptr[Task], f: ptr[File]) -> u64:
+    pp = of(f)
+    ev: u64 = 0
+    if f.flags & O_ACCMODE == O_RDONLY:
+        if pp.count > 0:
+            ev |= POLLIN | POLLRDNORM
+        if pp.writers == 0:
+            ev |= POLLHUP
+    else:
+        if PIPE_SIZE - pp.count >= PIPE_BUF:
+            ev |= POLLOUT | POLLWRNORM
+        if pp.readers == 0:
+            ev |= POLLERR
+    return ev
+
+
+def p_ioctl(t: ptr[Task], f: ptr[File], request: u64, arg: u64) -> i64:
+    if request != FIONREAD:
+        return -ENOTTY
+    v: array[u8, 4] = array[u8, 4]()
+    c = of(f).count
+    for k in range(4):
+        v[k] = u8(c >> (8 * k))
+    return copy_to_user(arg, addr_of(v[0]), 4)
+
+
+def p_release(f: ptr[File]) -> None:
+    pp = of(f)
+    if f.flags & O_ACCMODE == O_RDONLY:
+        pp.readers -= 1
+    else:
+        pp.writers -= 1
+    sched.wake_all(addr_of(pp.rd_wq))
+    sched.wake_all(addr_of(pp.wr_wq))
+    poll_wait.notify()
+    if pp.readers == 0 and pp.writers == 0:
+        for k in range(PIPE_PAGES):
+            if pp.pages[k] != 0:
+                frames.free(pp.pages[k])
+        kalloc.free(addr_of(pipe_pool), cast(ptr[None], pp))
+        f.inode.st.st_nlink = 0      # the inode goes with its last File
+
+
+PIPE_OPS: FileOps = FileOps(read=p_read, write=p_write, poll=p_poll, ioctl=p_ioctl,
+                            release=p_release)
+
+
+def create(flags: u64, ends: ptr[ptr[File]]) -> i64:
+    """A new pipe: ends[0] the read end, ends[1] the write end (status flags from `flags`,
+    O_NONBLOCK); 0 or -ENFILE / -ENOMEM."""
+    global next_ino
+    init()
+    pp = cast(ptr[Pipe], kalloc.alloc(addr_of(pipe_pool)))
+    if pp == NULL:
+        return -ENOMEM
+    sched.wq_init(addr_of(pp.rd_wq))
+    sched.wq_init(addr_of(pp.wr_wq))
+    ino = new_inode(NULL, S_IFIFO | 0o600, NULL, addr_of(PIPE_OPS))
+    if ino == NULL:
+        kalloc.free(addr_of(pipe_pool), cast(ptr[None], pp))
+        return -ENOMEM
+    next_ino += 1
+    ino.st.st_dev = PIPE_DEV
+    ino.st.st_ino = next_ino
+    ino.st.st_blksize = PAGE_SIZE
+    ino.st.st_nlink = 0        # anonymous: freed with its last File
+    ino.priv = u64(pp)
+    r = new_file(addr_of(PIPE_OPS), ino, O_RDONLY | (flags & O_NONBLOCK))
+    w = new_file(addr_of(PIPE_OPS), ino, O_WRONLY | (flags & O_NONBLOCK))
+    if r == NULL or w == NULL:
+        # no end works without the other: undo (release is skipped, the pipe freed here)
+        if r != NULL:
+            r.ops = NULL
+            fput(r)
+        if w != NULL:
+            w.ops = NULL
+            fput(w)
+        if r == NULL and w == NULL:
+            free_inode(ino)
+        kalloc.free(addr_of(pipe_pool), cast(ptr[None], pp))
+        return -ENFILE
+    pp.readers = 1
+    pp.writers = 1
+    ends[0] = r
+    ends[1] = w
+    return 0

@@ -54,6 +54,7 @@ UT_UNUSED static const char *errname(int e) {
     case EXDEV: return "EXDEV";
     case EROFS: return "EROFS";
     case ENXIO: return "ENXIO";
+    case ENOSPC: return "ENOSPC";
     default: snprintf(buf, sizeof buf, "errno%d", e); return buf;
     }
 }

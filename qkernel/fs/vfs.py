@@ -12,11 +12,10 @@ as root (CAP_DAC_OVERRIDE): modes do not refuse access, a read-only mount does.
 from __future__ import annotations
 
 from qkernel.dialect import NULL, addr_of, cast, i64, ptr, u8, u64
-from qkernel.fs import memfs, node, pagecache
+from qkernel.fs import devfs, lower, memfs, node, pagecache
 from qkernel.fs.namei import (LOOKUP_PARENT, Nameidata, Path, is_dir, lookup_one, root, walk)
 from qkernel.fs.node import (MNT_RDONLY, Dentry, File, FileOps, Inode, Mount, mount_pool, new_dentry,
                              new_file)
-from qkernel.fs import lower
 from qkernel.linux.errno import (EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOMEM, ENOTDIR,
                                  ENOTEMPTY, EPERM, EROFS, EXDEV)
 from qkernel.linux.stat import S_IFMT
@@ -82,12 +81,13 @@ def init(t: ptr[Task]) -> i64:
     attach(m, NULL)
     root.mnt = m
     root.d = m.root
-    mount_tmpfs(t, b"tmp")
-    return 0
+    mount_tmpfs(t, b"tmp", b"tmpfs", False)
+    return mount_tmpfs(t, b"dev", b"devtmpfs", True)
 
 
-def mount_tmpfs(t: ptr[Task], name: ptr[u8]) -> i64:
-    """A tmpfs on /NAME (made in memory when the root has no such directory)."""
+def mount_tmpfs(t: ptr[Task], name: ptr[u8], fstype: ptr[u8], dev: bool) -> i64:
+    """A tmpfs on /NAME (made in memory when the root has no such directory); with dev, filled
+    as /dev (devfs.py)."""
     n: u64 = 0
     while name[n] != 0:
         n += 1
@@ -101,10 +101,12 @@ def mount_tmpfs(t: ptr[Task], name: ptr[u8]) -> i64:
             return r
     if not is_dir(d.inode):
         return -ENOTDIR
-    m = new_mount(b"tmpfs", b"tmpfs", 0, 0)
+    m = new_mount(fstype, fstype, 0, 0)
     if m == NULL:
         return -ENOMEM
     r = memfs.make_root(t, m, m.root, False)
+    if r == 0 and dev:
+        r = devfs.populate(t, m)
     if r < 0:
         return r
     at: Path = Path()

@@ -5,7 +5,8 @@ here before a filesystem's InodeOps is called: existence (-EEXIST, -ENOENT), kin
 -EXDEV across mounts).
 
 The sandbox's mounts (set up by init): "/" is the host root (tree 0) read-only with an
-in-memory layer above (memfs.py), /tmp a tmpfs. Permission checks follow the sandbox running
+in-memory layer above (memfs.py), /dev a tmpfs filled by devfs.py. /tmp is the root's own
+(writable through the overlay, its host files visible), not a tmpfs over it. Permission checks follow the sandbox running
 as root (CAP_DAC_OVERRIDE): modes do not refuse access, a read-only mount does.
 """
 
@@ -81,7 +82,6 @@ def init(t: ptr[Task]) -> i64:
     attach(m, NULL)
     root.mnt = m
     root.d = m.root
-    mount_tmpfs(t, b"tmp", b"tmpfs", False)
     return mount_tmpfs(t, b"dev", b"devtmpfs", True)
 
 

@@ -42,9 +42,10 @@ def git_commit() -> str:
     try:
         rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True, check=True).stdout.strip()
-        # what the numbers depend on: the compiler, the kernel tree, the benchmarks themselves
+        # what the numbers depend on: the compiler, the kernel tree, the benchmarks themselves (not
+        # the results this run is writing)
         dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--",
-                                "toolchain", "qkernel", "boot", "bench"],
+                                "toolchain", "qkernel", "boot", "bench", ":!bench/results"],
                                capture_output=True, text=True).stdout
         return rev + (" (+ uncommitted changes to toolchain/qkernel/boot/bench)"
                       if dirty.strip() else "")

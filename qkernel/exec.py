@@ -170,6 +170,10 @@ def run_program(bp: ptr[BootParams]) -> None:
     if rsp < 0:
         fail(block, rsp, b"Argument list too long" if rsp == -E2BIG else b"malformed argument block",
              EXIT_CANNOT_EXECUTE)
+    p.arg_start = params.arg_start
+    p.arg_end = params.arg_end
+    p.env_start = params.env_start
+    p.env_end = params.env_end
     priv.load_cr3(space.pml4)
     used = STACK_TOP - u64(rsp)
     if copy_to_user(u64(rsp), buf + (STACK_BUILD - used), used) < 0:

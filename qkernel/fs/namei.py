@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from qkernel.dialect import NULL, Final, addr_of, cast, i32, i64, memcpy, ptr, struct, u8, u64
 from qkernel.fs import dcache, fdtable
-from qkernel.fs.node import D_LOOKED, Dentry, File, Inode, Mount
+from qkernel.fs.node import D_LOOKED, D_VOLATILE, Dentry, File, Inode, Mount
 from qkernel.linux.errno import (EBADF, EFAULT, ELOOP, ENAMETOOLONG, ENOENT, ENOMEM, ENOTDIR,
                                  EINVAL)
 from qkernel.linux.fcntl import AT_FDCWD, PATH_MAX
@@ -138,7 +138,7 @@ def lookup_one(t: ptr[Task], dir: ptr[Path], name: ptr[u8], n: u64, out: ptr[ptr
         d = dcache.child(dir.d, dir.mnt, name, n)
         if d == NULL:
             return -ENOMEM
-    if d.flags & D_LOOKED == 0:
+    if d.flags & D_LOOKED == 0 or d.flags & D_VOLATILE != 0:
         di = dir.d.inode
         if di.iops == NULL or di.iops.lookup == NULL:
             return -ENOTDIR

@@ -33,6 +33,8 @@ D_LOOKED: Final = 8            # the lookup ran (inode NULL: a negative entry)
 D_NEWNAME: Final = 16          # created in memory where the lower layer has no such name (listed
 #                                from the cache, not from the host)
 
+D_VOLATILE: Final = 32         # looked up again at every walk (procfs: names come and go)
+
 # Inode.iflags
 I_LOWER: Final = 1             # its data and names are the host's (a lower-layer file or directory)
 I_UPPER: Final = 2             # its data lives in memory (tmpfs, or copied up from the host)
@@ -144,6 +146,7 @@ class File:
     priv2: u64
 
 
+mount_list: ptr[Mount] = NULL  # the mount table, in mount order (vfs.attach; /proc/self/mounts)
 inode_pool: kalloc.Pool = kalloc.Pool()
 dentry_pool: kalloc.Pool = kalloc.Pool()
 mount_pool: kalloc.Pool = kalloc.Pool()

@@ -5,17 +5,18 @@ here before a filesystem's InodeOps is called: existence (-EEXIST, -ENOENT), kin
 -EXDEV across mounts).
 
 The sandbox's mounts (set up by init): "/" is the host root (tree 0) read-only with an
-in-memory layer above (memfs.py), /dev a tmpfs filled by devfs.py. /tmp is the root's own
-(writable through the overlay, its host files visible), not a tmpfs over it. Permission checks follow the sandbox running
-as root (CAP_DAC_OVERRIDE): modes do not refuse access, a read-only mount does.
+in-memory layer above (memfs.py), /dev a tmpfs filled by devfs.py, /proc the procfs. /tmp is
+the root's own (writable through the overlay, its host files visible), not a tmpfs over it.
+Permission checks follow the sandbox running as root (CAP_DAC_OVERRIDE): modes do not refuse
+access, a read-only mount does.
 """
 
 from __future__ import annotations
 
 from qkernel.dialect import NULL, addr_of, cast, i64, ptr, u8, u64
-from qkernel.fs import devfs, lower, memfs, node, pagecache
+from qkernel.fs import dcache, devfs, lower, memfs, node, pagecache, procfs
 from qkernel.fs.namei import (LOOKUP_PARENT, Nameidata, Path, is_dir, lookup_one, root, walk)
-from qkernel.fs.node import (MNT_RDONLY, Dentry, File, FileOps, Inode, Mount, mount_pool, new_dentry,
+from qkernel.fs.node import (D_LOOKED, MNT_RDONLY, Dentry, File, FileOps, Inode, Mount, mount_pool, new_dentry,
                              new_file)
 from qkernel.linux.errno import (EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOMEM, ENOTDIR,
                                  ENOTEMPTY, EPERM, EROFS, EXDEV)
@@ -24,8 +25,7 @@ from qkernel.mm import kalloc
 from qkernel.task.task import Task
 
 NO_OPS: FileOps = FileOps()      # O_PATH files of kinds with no I/O (symlinks, devices)
-mounts: ptr[Mount] = NULL        # the mount table, in mount order
-mounts_tail: ptr[Mount] = NULL
+mounts_tail: ptr[Mount] = NULL   # the last of node.mount_list
 next_dev: u64 = 0x2F             # st_dev of the next in-memory filesystem (major 0, as tmpfs)
 
 
@@ -58,13 +58,13 @@ def new_mount(fstype: ptr[u8], source: ptr[u8], flags: u64, tree: u64) -> ptr[Mo
 
 def attach(m: ptr[Mount], at: ptr[Path]) -> None:
     """m on top of `at` (NULL at: the root mount); appended to the mount table."""
-    global mounts, mounts_tail
+    global mounts_tail
     if at != NULL:
         m.parent = at.mnt
         m.mountpoint = at.d
         at.d.mounted = m
     if mounts_tail == NULL:
-        mounts = m
+        node.mount_list = m
     else:
         mounts_tail.next = m
     mounts_tail = m
@@ -82,25 +82,61 @@ def init(t: ptr[Task]) -> i64:
     attach(m, NULL)
     root.mnt = m
     root.d = m.root
-    return mount_tmpfs(t, b"dev", b"devtmpfs", True)
+    r = mount_tmpfs(t, b"dev", b"devtmpfs", True)
+    if r < 0:
+        return r
+    return mount_proc(t)
 
 
-def mount_tmpfs(t: ptr[Task], name: ptr[u8], fstype: ptr[u8], dev: bool) -> i64:
-    """A tmpfs on /NAME (made in memory when the root has no such directory); with dev, filled
-    as /dev (devfs.py)."""
-    n: u64 = 0
-    while name[n] != 0:
-        n += 1
+def mount_proc(t: ptr[Task]) -> i64:
+    """procfs on /proc."""
+    d: ptr[Dentry] = NULL
+    r = mountpoint(t, b"proc", 4, addr_of(d))
+    if r < 0:
+        return r
+    m = new_mount(b"proc", b"proc", 0, 0)
+    if m == NULL:
+        return -ENOMEM
+    r = procfs.make_root(t, m)
+    if r < 0:
+        return r
+    at: Path = Path()
+    at.mnt = root.mnt
+    at.d = d
+    attach(m, addr_of(at))
+    return 0
+
+
+def mountpoint(t: ptr[Task], name: ptr[u8], n: u64, out: ptr[ptr[Dentry]]) -> i64:
+    """The directory /NAME to mount on: the root's, or one made in memory when the root has
+    none or the host refuses it (its /proc and /sys are never served)."""
     d: ptr[Dentry] = NULL
     r = lookup_one(t, addr_of(root), name, n, addr_of(d))
     if r < 0:
-        return r
+        d = dcache.child(root.d, root.mnt, name, n)
+        if d == NULL:
+            return -ENOMEM
+        d.inode = NULL
+        d.flags = D_LOOKED
     if d.inode == NULL:
-        r = root.d.inode.iops.mkdir(t, root.d.inode, d, 0o1777)
+        r = root.d.inode.iops.mkdir(t, root.d.inode, d, 0o755)
         if r < 0:
             return r
     if not is_dir(d.inode):
         return -ENOTDIR
+    out[0] = d
+    return 0
+
+
+def mount_tmpfs(t: ptr[Task], name: ptr[u8], fstype: ptr[u8], dev: bool) -> i64:
+    """A tmpfs on /NAME; with dev, filled as /dev (devfs.py)."""
+    n: u64 = 0
+    while name[n] != 0:
+        n += 1
+    d: ptr[Dentry] = NULL
+    r = mountpoint(t, name, n, addr_of(d))
+    if r < 0:
+        return r
     m = new_mount(fstype, fstype, 0, 0)
     if m == NULL:
         return -ENOMEM

@@ -241,28 +241,10 @@ def sys_faccessat2(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     return do_access(t, a.a0, a.a1, a.a2, a.a3)
 
 
-def is_proc_self_exe(s: ptr[u8], n: u64) -> bool:
-    want = b"/proc/self/exe"
-    if n != 14:
-        return False
-    for i in range(14):
-        if s[i] != want[i]:
-            return False
-    return True
-
-
 def do_readlink(t: ptr[Task], dirfd: u64, path: u64, buf: u64, size: u64) -> i64:
-    """/proc/self/exe gives the executable's path (until procfs); others the link's target."""
+    """The link's target, cut to size (no NUL added), as readlink(2)."""
     if i64(size) <= 0:
         return -EINVAL
-    n = namei.user_path(t, path)
-    if n < 0:
-        return n
-    if is_proc_self_exe(t.scratch + WALK_A, u64(n)):
-        pr = t.process
-        count = pr.exe_len if pr.exe_len < size else size
-        c = copy_to_user(buf, addr_of(pr.exe[0]), count)
-        return c if c < 0 else i64(count)
     p: Path = Path()
     r = resolve(t, dirfd, path, 0, addr_of(p))
     if r < 0:

@@ -69,6 +69,10 @@ class Process:
     exe_len: u64
     cwd: array[u8, 4096]          # the working directory's path in the root (PATH_MAX), NUL-terminated
     cwd_len: u64
+    arg_start: u64                # [arg_start, arg_end): argv strings in its memory (/proc/PID/cmdline)
+    arg_end: u64
+    env_start: u64                # [env_start, env_end): envp strings (/proc/PID/environ)
+    env_end: u64
     cwd_mnt: u64                  # the working directory: a qkernel.fs Mount and Dentry
     cwd_dentry: u64
 

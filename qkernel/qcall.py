@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from qkernel.abi import (QCALL_CLOCK, QCALL_CLOSE, QCALL_CONSOLE_READ, QCALL_CONSOLE_WRITE,
                          QCALL_EXIT, QCALL_FSTAT, QCALL_GETDENTS, QCALL_HOST_MOUNT, QCALL_LOG,
-                         QCALL_NANOSLEEP, QCALL_OPEN,
+                         QCALL_NANOSLEEP, QCALL_OPEN, QCALL_CREATE, QCALL_PWRITE, QCALL_MKDIR,
+                         QCALL_UNLINK, QCALL_RENAME, QCALL_SYMLINK, QCALL_TRUNCATE, QCALL_SETATTR,
                          QCALL_PANIC, QCALL_PORT, QCALL_PREAD, QCALL_RANDOM, QCALL_READLINK,
                          QCALL_RING_KICK, QCALL_RING_SETUP, QCALL_RING_TEARDOWN, QCALL_RING_WAIT,
                          QCALL_STAT, QCALL_STDIO_FSTAT, QCALL_TTY_IOCTL, QCALL_ZERO_PAGES, Qcall)
@@ -136,6 +137,43 @@ def file_getdents(handle: u64, buf: ptr[u8], n: u64, cookie: u64) -> i64:
 def host_mount(index: u64, buf: ptr[u8], n: u64) -> i64:
     """Bind `index` (1..): its guest path written to buf; HOST_MOUNT_* flags, or -ENOENT."""
     return i64(qcall(QCALL_HOST_MOUNT, index, pa(u64(buf)), n, 0))
+
+
+# ---- the writing calls of a tree bound rw (`dir` a directory handle, `name` one component)
+
+def file_create(dir: u64, name: ptr[u8], n: u64, flags: u64, mode: u64) -> i64:
+    """Creates (CREATE_* flags) and opens for writing: a handle or -errno."""
+    return i64(qcall6(QCALL_CREATE, dir, pa(u64(name)), n, flags, mode, 0))
+
+
+def file_pwrite(handle: u64, buf: ptr[u8], n: u64, offset: u64) -> i64:
+    return i64(qcall(QCALL_PWRITE, handle, pa(u64(buf)), n, offset))
+
+
+def file_mkdir(dir: u64, name: ptr[u8], n: u64, mode: u64) -> i64:
+    return i64(qcall(QCALL_MKDIR, dir, pa(u64(name)), n, mode))
+
+
+def file_unlink(dir: u64, name: ptr[u8], n: u64, is_dir: bool) -> i64:
+    return i64(qcall(QCALL_UNLINK, dir, pa(u64(name)), n, 1 if is_dir else 0))
+
+
+def file_rename(odir: u64, oname: ptr[u8], on: u64, ndir: u64, nname: ptr[u8], nn: u64) -> i64:
+    return i64(qcall6(QCALL_RENAME, odir, pa(u64(oname)), on, ndir, pa(u64(nname)), nn))
+
+
+def file_symlink(dir: u64, name: ptr[u8], n: u64, target: ptr[u8], tn: u64) -> i64:
+    return i64(qcall6(QCALL_SYMLINK, dir, pa(u64(name)), n, pa(u64(target)), tn, 0))
+
+
+def file_truncate(handle: u64, length: u64) -> i64:
+    return i64(qcall(QCALL_TRUNCATE, handle, length, 0, 0))
+
+
+def file_setattr(handle: u64, what: u64, a: u64, b: u64) -> i64:
+    """chmod (SETATTR_MODE, a = mode), chown (SETATTR_OWNER, a = uid, b = gid), times
+    (SETATTR_TIMES, a = atime ns, b = mtime ns; UTIME_OMIT_NS keeps one)."""
+    return i64(qcall(QCALL_SETATTR, handle, what, a, b))
 
 
 # ---- the asynchronous ring's control calls (the ring itself: qkernel/task/hostio.py)

@@ -77,6 +77,8 @@ class InodeOps:
     readlink: fn[[ptr[Task], ptr[Inode], ptr[u8], u64], i64]        # into a kernel buffer
     truncate: fn[[ptr[Task], ptr[Inode], u64], i64]
     prepare_write: fn[[ptr[Task], ptr[Inode]], i64]                 # before data or attributes change
+    setattr: fn[[ptr[Task], ptr[Inode], u64, u64, u64], i64]        # (what SETATTR_*, a, b) where the
+    #                                                                 host keeps them; NULL: st only
     open: fn[[ptr[Task], ptr[File]], i64]                           # per-open setup (fifo, procfs)
 
 

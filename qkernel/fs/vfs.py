@@ -14,12 +14,15 @@ access, a read-only mount does.
 from __future__ import annotations
 
 from qkernel.dialect import NULL, addr_of, cast, i64, ptr, u8, u64
-from qkernel.fs import dcache, devfs, lower, memfs, node, pagecache, procfs
-from qkernel.fs.namei import (LOOKUP_PARENT, Nameidata, Path, is_dir, lookup_one, root, walk)
+from qkernel import qcall
+from qkernel.abi import HOST_MOUNT_RW
+from qkernel.fs import dcache, devfs, hostrw, lower, memfs, node, pagecache, procfs
+from qkernel.fs.namei import LOOKUP_PARENT, Nameidata, Path, down, is_dir, lookup_one, root, walk
 from qkernel.fs.node import (D_LOOKED, MNT_RDONLY, Dentry, File, FileOps, Inode, Mount, mount_pool, new_dentry,
                              new_file)
 from qkernel.linux.errno import (EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOMEM, ENOTDIR,
                                  ENOTEMPTY, EPERM, EROFS, EXDEV)
+from qkernel.linux.fcntl import PATH_MAX
 from qkernel.linux.stat import S_IFMT
 from qkernel.mm import kalloc
 from qkernel.task.task import Task
@@ -85,7 +88,72 @@ def init(t: ptr[Task]) -> i64:
     r = mount_tmpfs(t, b"dev", b"devtmpfs", True)
     if r < 0:
         return r
-    return mount_proc(t)
+    r = mount_proc(t)
+    if r < 0:
+        return r
+    return mount_binds(t)
+
+
+def mount_binds(t: ptr[Task]) -> i64:
+    """The host trees bound with `qvisor run --mount` (QCALL_HOST_MOUNT lists them): each a
+    host-backed mount on its guest path (made in memory where the root has none). Read-only
+    binds are served like the root (lower.py), read-write ones by hostrw.py, on the host."""
+    k: u64 = 1
+    buf = t.scratch + 32768
+    while True:
+        flags = qcall.host_mount(k, buf, PATH_MAX)
+        if flags == -ENOENT:
+            return 0
+        if flags < 0:
+            return flags
+        at: Path = Path()
+        r = make_dirs(t, buf, addr_of(at))
+        if r < 0:
+            return r
+        rw = u64(flags) & HOST_MOUNT_RW != 0
+        m = new_mount(b"bind", buf, 0 if rw else MNT_RDONLY, k)
+        if m == NULL:
+            return -ENOMEM
+        r = hostrw.make_root(t, m) if rw else memfs.make_root(t, m, m.root, True)
+        if r < 0:
+            return r
+        attach(m, addr_of(at))
+        k += 1
+    return 0
+
+
+def make_dirs(t: ptr[Task], path: ptr[u8], out: ptr[Path]) -> i64:
+    """The directory at absolute `path`, made (as mkdir -p, in memory) where it is missing."""
+    cur: Path = Path()
+    cur.mnt = root.mnt
+    cur.d = root.d
+    i: u64 = 0
+    while path[i] != 0:
+        while path[i] == ord(b"/"):
+            i += 1
+        s = i
+        while path[i] != 0 and path[i] != ord(b"/"):
+            i += 1
+        if i == s:
+            break
+        d: ptr[Dentry] = NULL
+        r = lookup_one(t, addr_of(cur), path + s, i - s, addr_of(d))
+        if r < 0:
+            return r
+        if d.inode == NULL:
+            if readonly(addr_of(cur)):
+                return -EROFS
+            di = cur.d.inode
+            r = di.iops.mkdir(t, di, d, 0o755)
+            if r < 0:
+                return r
+        if not is_dir(d.inode):
+            return -ENOTDIR
+        cur.d = d
+        down(addr_of(cur))
+    out.mnt = cur.mnt
+    out.d = cur.d
+    return 0
 
 
 def mount_proc(t: ptr[Task]) -> i64:
@@ -383,4 +451,18 @@ def prepare_write(t: ptr[Task], p: ptr[Path]) -> i64:
     i = p.d.inode
     if i.iops != NULL and i.iops.prepare_write != NULL:
         return i.iops.prepare_write(t, i)
+    return 0
+
+
+def setattr(t: ptr[Task], p: ptr[Path], what: u64, a: u64, b: u64) -> i64:
+    """Before chmod (SETATTR_MODE), chown (SETATTR_OWNER) or utimes (SETATTR_TIMES, in ns)
+    changes p's stat: the checks and preparation of prepare_write, then the filesystem's own
+    setattr where the attributes live elsewhere (a rw bind: on the host). 0 or -errno; the
+    caller then updates the inode's stat."""
+    r = prepare_write(t, p)
+    if r < 0:
+        return r
+    i = p.d.inode
+    if i.iops != NULL and i.iops.setattr != NULL:
+        return i.iops.setattr(t, i, what, a, b)
     return 0

@@ -9,6 +9,7 @@ sandbox's own; the host's file is untouched). A read-only mount refuses (-EROFS)
 from __future__ import annotations
 
 from qkernel.dialect import NULL, Final, addr_of, array, cast, i32, i64, ptr, sizeof, u8, u32, u64
+from qkernel.abi import SETATTR_MODE, SETATTR_OWNER, SETATTR_TIMES, UTIME_OMIT_NS
 from qkernel.fs import fdtable, memfs, namei, vfs
 from qkernel.fs.namei import LOOKUP_FOLLOW, Path
 from qkernel.linux.errno import EBADF, EFAULT, EINVAL
@@ -60,7 +61,7 @@ def sys_ftruncate(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 
 
 def chmod_path(t: ptr[Task], p: ptr[Path], mode: u64) -> i64:
-    r = vfs.prepare_write(t, p)
+    r = vfs.setattr(t, p, SETATTR_MODE, mode & 0o7777, 0)
     if r < 0:
         return r
     i = p.d.inode
@@ -89,7 +90,7 @@ def sys_fchmodat(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 
 def chown_path(t: ptr[Task], p: ptr[Path], uid: u64, gid: u64) -> i64:
     """As root: any owner; -1 (as u32) leaves that id. Set-id bits of a non-directory go (Linux)."""
-    r = vfs.prepare_write(t, p)
+    r = vfs.setattr(t, p, SETATTR_OWNER, u64(u32(uid)), u64(u32(gid)))
     if r < 0:
         return r
     i = p.d.inode
@@ -153,7 +154,13 @@ def sys_utimensat(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
         r = at_path(t, a.a0, a.a1, a.a3, addr_of(p))
     if r < 0:
         return r
-    r = vfs.prepare_write(t, addr_of(p))
+    for k in range(2):
+        if ts[k].tv_nsec == UTIME_NOW:
+            ts[k].tv_sec = now // 1000000000
+            ts[k].tv_nsec = now % 1000000000
+    an: u64 = UTIME_OMIT_NS if ts[0].tv_nsec == UTIME_OMIT else u64(ts[0].tv_sec * 1000000000 + ts[0].tv_nsec)
+    mn: u64 = UTIME_OMIT_NS if ts[1].tv_nsec == UTIME_OMIT else u64(ts[1].tv_sec * 1000000000 + ts[1].tv_nsec)
+    r = vfs.setattr(t, addr_of(p), SETATTR_TIMES, an, mn)
     if r < 0:
         return r
     st = addr_of(p.d.inode.st)

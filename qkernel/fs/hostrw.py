@@ -14,8 +14,8 @@ from qkernel.abi import CREATE_EXCL, OPEN_WRITE
 from qkernel.dialect import NULL, Final, addr_of, cast, i64, ptr, u8, u64
 from qkernel.fs import lower, memfs
 from qkernel.fs.namei import FS_BUF
-from qkernel.fs.node import (D_LOOKED, D_PINNED, D_VOLATILE, I_LOWER, Dentry, File, FileOps, Inode,
-                             InodeOps, Mount, generic_llseek, iput, new_inode)
+from qkernel.fs.node import (D_LOOKED, D_PINNED, D_VOLATILE, Dentry, File, FileOps, Inode,
+                             InodeOps, Mount, generic_llseek, iput)
 from qkernel.linux.errno import EFAULT, EINVAL, EISDIR, ENOMEM, EPERM
 from qkernel.linux.fcntl import O_ACCMODE, O_APPEND, O_RDONLY
 from qkernel.linux.stat import S_IFDIR, S_IFMT, S_IFREG, Stat
@@ -53,14 +53,9 @@ def h_lookup(t: ptr[Task], di: ptr[Inode], d: ptr[Dentry]) -> i64:
         iput(old)
     if r == 0:
         return 0
-    mode = u64(st.st_mode)
-    i = new_inode(d.mnt, mode, addr_of(RW_IOPS), fops_for(mode))
+    i = lower.new_lower(d, addr_of(st), addr_of(RW_IOPS), fops_for(u64(st.st_mode)))
     if i == NULL:
         return -ENOMEM
-    i.st = st
-    i.iflags = I_LOWER
-    i.priv = u64(d)
-    i.refs = 1
     d.inode = i
     return 0
 
@@ -330,20 +325,7 @@ DIR_OPS: FileOps = FileOps(read=d_read, getdents=d_getdents, llseek=f_llseek)
 
 def make_root(t: ptr[Task], m: ptr[Mount]) -> i64:
     """m's root: the top of its host tree."""
-    st: Stat = Stat()
-    buf = t.scratch + FS_BUF
-    buf[0] = ord(b"/")
-    buf[1] = 0
-    r = qcall.file_stat(m.tree, buf, 1, addr_of(st), False)
-    if r < 0:
-        return r
-    i = new_inode(m, u64(st.st_mode), addr_of(RW_IOPS), addr_of(DIR_OPS))
-    if i == NULL:
-        return -ENOMEM
-    i.st = st
-    i.iflags = I_LOWER
-    i.priv = u64(m.root)
-    i.refs = 1
-    m.root.inode = i
-    m.root.flags = D_LOOKED | D_PINNED
-    return 0
+    r = lower.root_inode(t.scratch + FS_BUF, m, addr_of(RW_IOPS), addr_of(DIR_OPS))
+    if r == 0:
+        m.root.flags = D_LOOKED | D_PINNED
+    return r

@@ -17,8 +17,8 @@ from __future__ import annotations
 from qkernel import qcall
 from qkernel.abi import HOST_FILES_MAX, OPEN_DIRECTORY
 from qkernel.dialect import NULL, Final, addr_of, cast, i64, memcpy, ptr, u8, u64
-from qkernel.fs.node import Dentry, Inode
-from qkernel.linux.errno import EMFILE, ENAMETOOLONG, ENOENT
+from qkernel.fs.node import I_LOWER, Dentry, FileOps, Inode, InodeOps, Mount, new_inode
+from qkernel.linux.errno import EMFILE, ENAMETOOLONG, ENOENT, ENOMEM
 from qkernel.linux.fcntl import PATH_MAX
 from qkernel.linux.stat import S_IFDIR, S_IFMT, Stat
 
@@ -144,3 +144,31 @@ def readlink(i: ptr[Inode], out: ptr[u8], size: u64, buf: ptr[u8]) -> i64:
     if n < 0:
         return n
     return qcall.file_readlink(d.mnt.tree, buf, u64(n), out, size)
+
+
+def new_lower(d: ptr[Dentry], st: ptr[Stat], iops: ptr[InodeOps], fops: ptr[FileOps]) -> ptr[Inode]:
+    """A lower inode for dentry d with the host's stat st (its one reference, d's, taken);
+    NULL when the pool is exhausted."""
+    i = new_inode(d.mnt, u64(st.st_mode), iops, fops)
+    if i == NULL:
+        return NULL
+    i.st = st[0]
+    i.iflags = I_LOWER
+    i.priv = u64(d)
+    i.refs = 1
+    return i
+
+
+def root_inode(t_buf: ptr[u8], m: ptr[Mount], iops: ptr[InodeOps], fops: ptr[FileOps]) -> i64:
+    """m's root dentry made the top of m's host tree (t_buf: PATH_MAX bytes of scratch)."""
+    st: Stat = Stat()
+    t_buf[0] = ord(b"/")
+    t_buf[1] = 0
+    r = qcall.file_stat(m.tree, t_buf, 1, addr_of(st), False)
+    if r < 0:
+        return r
+    i = new_lower(m.root, addr_of(st), iops, fops)
+    if i == NULL:
+        return -ENOMEM
+    m.root.inode = i
+    return 0

@@ -130,14 +130,9 @@ def m_lookup(t: ptr[Task], di: ptr[Inode], d: ptr[Dentry]) -> i64:
     r = lower.stat_name(d, t.scratch + FS_BUF, addr_of(st))
     if r <= 0:
         return r
-    mode = u64(st.st_mode)
-    i = new_inode(d.mnt, mode, addr_of(MEM_IOPS), fops_for(mode))
+    i = lower.new_lower(d, addr_of(st), addr_of(MEM_IOPS), fops_for(u64(st.st_mode)))
     if i == NULL:
         return -ENOMEM
-    i.st = st
-    i.iflags = I_LOWER
-    i.priv = u64(d)
-    i.refs = 1
     d.inode = i
     return 0
 
@@ -513,21 +508,9 @@ def make_root(t: ptr[Task], m: ptr[Mount], d: ptr[Dentry], with_lower: bool) -> 
     """d becomes m's root directory: the top of m's host tree (with_lower), else an empty
     in-memory directory (tmpfs). 0 or -errno."""
     if with_lower:
-        st: Stat = Stat()
-        buf = t.scratch + FS_BUF
-        buf[0] = ord(b"/")
-        buf[1] = 0
-        r = qcall.file_stat(m.tree, buf, 1, addr_of(st), False)
+        r = lower.root_inode(t.scratch + FS_BUF, m, addr_of(MEM_IOPS), addr_of(DIR_OPS))
         if r < 0:
             return r
-        i = new_inode(m, u64(st.st_mode), addr_of(MEM_IOPS), addr_of(DIR_OPS))
-        if i == NULL:
-            return -ENOMEM
-        i.st = st
-        i.iflags = I_LOWER
-        i.priv = u64(d)
-        i.refs = 1
-        d.inode = i
     else:
         i = new_upper(t, m, S_IFDIR | 0o1777)
         if i == NULL:

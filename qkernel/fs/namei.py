@@ -68,7 +68,12 @@ def is_lnk(i: ptr[Inode]) -> bool:
 def user_path(t: ptr[Task], path: u64) -> i64:
     """Copies a user path into scratch WALK_A: its length, or -ENAMETOOLONG / -EFAULT /
     -ENOENT (an empty path)."""
-    n = strncpy_from_user(t.scratch + WALK_A, path, PATH_MAX)
+    return copy_path(t.scratch + WALK_A, path)
+
+
+def copy_path(dst: ptr[u8], path: u64) -> i64:
+    """A user path into dst (PATH_MAX bytes), as user_path."""
+    n = strncpy_from_user(dst, path, PATH_MAX)
     if n == -1:
         return -ENAMETOOLONG
     if n < 0:

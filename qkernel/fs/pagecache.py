@@ -82,17 +82,27 @@ def fill(t: ptr[Task], i: ptr[Inode], idx: u64) -> i64:
     h = lower.handle(i, t.scratch + PATH_BUF)
     if h < 0:
         return h
+    r = read_page(u64(h), i, idx)
+    if r == -ENOSPC:
+        return 0
+    if r > 0:
+        cached_lower += 1
+    return r
+
+
+def read_page(h: u64, i: ptr[Inode], idx: u64) -> i64:
+    """Page idx of host handle h read into a new frame, which becomes i.pages[idx] (the tail
+    past the end zeroed): its physical address, -ENOSPC (no frame) or the host's -errno."""
     phys = frames.alloc()
     if phys == 0:
-        return 0
-    n = qcall.file_pread_frame(u64(h), phys, PAGE_SIZE, idx * PAGE_SIZE)
+        return -ENOSPC
+    n = qcall.file_pread_frame(h, phys, PAGE_SIZE, idx * PAGE_SIZE)
     if n < 0:
         frames.free(phys)
         return n
     if u64(n) < PAGE_SIZE:
         memset(cast(ptr[u8], va(phys)) + u64(n), 0, PAGE_SIZE - u64(n))
     i.pages[idx] = phys
-    cached_lower += 1
     return i64(phys)
 
 
@@ -251,16 +261,9 @@ def copy_up(t: ptr[Task], i: ptr[Inode]) -> i64:
             h = lower.handle(i, t.scratch + PATH_BUF)
             if h < 0:
                 return h
-        phys = frames.alloc()
-        if phys == 0:
-            return -ENOSPC
-        n = qcall.file_pread_frame(u64(h), phys, PAGE_SIZE, idx * PAGE_SIZE)
-        if n < 0:
-            frames.free(phys)
-            return n
-        if u64(n) < PAGE_SIZE:
-            memset(cast(ptr[u8], va(phys)) + u64(n), 0, PAGE_SIZE - u64(n))
-        i.pages[idx] = phys
+        r = read_page(u64(h), i, idx)
+        if r < 0:
+            return r
         blocks += 1
     i.iflags |= I_UPPER
     i.st.st_blocks = blocks * (PAGE_SIZE // 512)

@@ -13,7 +13,7 @@ access, a read-only mount does.
 
 from __future__ import annotations
 
-from qkernel.dialect import NULL, addr_of, cast, i64, ptr, u8, u64
+from qkernel.dialect import NULL, Final, addr_of, cast, i64, ptr, u8, u64
 from qkernel import qcall
 from qkernel.abi import HOST_MOUNT_RW
 from qkernel.fs import dcache, devfs, hostrw, lower, memfs, node, pagecache, procfs
@@ -85,10 +85,10 @@ def init(t: ptr[Task]) -> i64:
     attach(m, NULL)
     root.mnt = m
     root.d = m.root
-    r = mount_tmpfs(t, b"dev", b"devtmpfs", True)
+    r = mount_special(t, b"dev", b"devtmpfs", FS_DEV)
     if r < 0:
         return r
-    r = mount_proc(t)
+    r = mount_special(t, b"proc", b"proc", FS_PROC)
     if r < 0:
         return r
     return mount_binds(t)
@@ -156,25 +156,6 @@ def make_dirs(t: ptr[Task], path: ptr[u8], out: ptr[Path]) -> i64:
     return 0
 
 
-def mount_proc(t: ptr[Task]) -> i64:
-    """procfs on /proc."""
-    d: ptr[Dentry] = NULL
-    r = mountpoint(t, b"proc", 4, addr_of(d))
-    if r < 0:
-        return r
-    m = new_mount(b"proc", b"proc", 0, 0)
-    if m == NULL:
-        return -ENOMEM
-    r = procfs.make_root(t, m)
-    if r < 0:
-        return r
-    at: Path = Path()
-    at.mnt = root.mnt
-    at.d = d
-    attach(m, addr_of(at))
-    return 0
-
-
 def mountpoint(t: ptr[Task], name: ptr[u8], n: u64, out: ptr[ptr[Dentry]]) -> i64:
     """The directory /NAME to mount on: the root's, or one made in memory when the root has
     none or the host refuses it (its /proc and /sys are never served)."""
@@ -196,8 +177,14 @@ def mountpoint(t: ptr[Task], name: ptr[u8], n: u64, out: ptr[ptr[Dentry]]) -> i6
     return 0
 
 
-def mount_tmpfs(t: ptr[Task], name: ptr[u8], fstype: ptr[u8], dev: bool) -> i64:
-    """A tmpfs on /NAME; with dev, filled as /dev (devfs.py)."""
+FS_TMPFS: Final = 0
+FS_DEV: Final = 1
+FS_PROC: Final = 2
+
+
+def mount_special(t: ptr[Task], name: ptr[u8], fstype: ptr[u8], kind: u64) -> i64:
+    """A kernel filesystem on /NAME: a tmpfs (FS_TMPFS), one filled as /dev (FS_DEV, devfs.py)
+    or the procfs (FS_PROC)."""
     n: u64 = 0
     while name[n] != 0:
         n += 1
@@ -208,9 +195,12 @@ def mount_tmpfs(t: ptr[Task], name: ptr[u8], fstype: ptr[u8], dev: bool) -> i64:
     m = new_mount(fstype, fstype, 0, 0)
     if m == NULL:
         return -ENOMEM
-    r = memfs.make_root(t, m, m.root, False)
-    if r == 0 and dev:
-        r = devfs.populate(t, m)
+    if kind == FS_PROC:
+        r = procfs.make_root(t, m)
+    else:
+        r = memfs.make_root(t, m, m.root, False)
+        if r == 0 and kind == FS_DEV:
+            r = devfs.populate(t, m)
     if r < 0:
         return r
     at: Path = Path()
@@ -276,16 +266,28 @@ def create(t: ptr[Task], nd: ptr[Nameidata], d: ptr[Dentry], mode: u64) -> i64:
     return di.iops.create(t, di, d, mode)
 
 
+def new_name(t: ptr[Task], begin: ptr[Path], path: ptr[u8], n: u64, dir: bool,
+             nd: ptr[Nameidata], out: ptr[ptr[Dentry]]) -> i64:
+    """The negative dentry a creation takes (mkdir with dir: a trailing slash is fine), after
+    Linux's checks: -EEXIST, -ENOENT for "name/" of a non-directory, -EROFS."""
+    r = parent_and_name(t, begin, path, n, nd, out)
+    if r < 0:
+        return r
+    if out[0].inode != NULL:
+        return -EEXIST
+    if nd.trailing and not dir:
+        return -ENOENT
+    if readonly(addr_of(nd.path)):
+        return -EROFS
+    return 0
+
+
 def mkdir(t: ptr[Task], begin: ptr[Path], path: ptr[u8], n: u64, mode: u64) -> i64:
     nd: Nameidata = Nameidata()
     d: ptr[Dentry] = NULL
-    r = parent_and_name(t, begin, path, n, addr_of(nd), addr_of(d))
+    r = new_name(t, begin, path, n, True, addr_of(nd), addr_of(d))
     if r < 0:
         return r
-    if d.inode != NULL:
-        return -EEXIST
-    if readonly(addr_of(nd.path)):
-        return -EROFS
     di = nd.path.d.inode
     if di.iops == NULL or di.iops.mkdir == NULL:
         return -EPERM
@@ -340,15 +342,9 @@ def remove(t: ptr[Task], begin: ptr[Path], path: ptr[u8], n: u64, dir: bool) -> 
 def symlink(t: ptr[Task], target: ptr[u8], tlen: u64, begin: ptr[Path], path: ptr[u8], n: u64) -> i64:
     nd: Nameidata = Nameidata()
     d: ptr[Dentry] = NULL
-    r = parent_and_name(t, begin, path, n, addr_of(nd), addr_of(d))
+    r = new_name(t, begin, path, n, False, addr_of(nd), addr_of(d))
     if r < 0:
         return r
-    if d.inode != NULL:
-        return -EEXIST
-    if nd.trailing:
-        return -ENOENT
-    if readonly(addr_of(nd.path)):
-        return -EROFS
     di = nd.path.d.inode
     if di.iops == NULL or di.iops.symlink == NULL:
         return -EPERM
@@ -413,17 +409,11 @@ def link(t: ptr[Task], old: ptr[Path], begin: ptr[Path], path: ptr[u8], n: u64) 
         return -EPERM
     nd: Nameidata = Nameidata()
     d: ptr[Dentry] = NULL
-    r = parent_and_name(t, begin, path, n, addr_of(nd), addr_of(d))
+    r = new_name(t, begin, path, n, False, addr_of(nd), addr_of(d))
     if r < 0:
         return r
-    if d.inode != NULL:
-        return -EEXIST
-    if nd.trailing:
-        return -ENOENT
     if nd.path.mnt != old.mnt:
         return -EXDEV
-    if readonly(addr_of(nd.path)):
-        return -EROFS
     di = nd.path.d.inode
     if di.iops == NULL or di.iops.link == NULL:
         return -EPERM

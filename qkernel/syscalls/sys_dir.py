@@ -10,11 +10,10 @@ from qkernel.dialect import NULL, Final, addr_of, i64, memcpy, ptr, u8, u64
 from qkernel.fs import namei, vfs
 from qkernel.fs.namei import WALK_A, Nameidata, Path
 from qkernel.fs.node import Dentry
-from qkernel.linux.errno import EBUSY, EEXIST, EFAULT, EINVAL, ENAMETOOLONG, ENOENT, EPERM
+from qkernel.linux.errno import EBUSY, EEXIST, EINVAL, ENOENT, EPERM
 from qkernel.linux.fcntl import (AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW,
-                                 AT_SYMLINK_NOFOLLOW, PATH_MAX)
+                                 AT_SYMLINK_NOFOLLOW)
 from qkernel.linux.stat import S_IFMT, S_IFREG
-from qkernel.mm.uaccess import strncpy_from_user
 from qkernel.syscalls.sys_path import at_path, begin_of
 from qkernel.syscalls.table import SyscallArgs
 from qkernel.task.task import Task
@@ -74,14 +73,7 @@ def sys_unlinkat(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 
 def second_path(t: ptr[Task], path: u64) -> i64:
     """A second user path into scratch SECOND (the walk's buffers take the first)."""
-    n = strncpy_from_user(t.scratch + SECOND, path, PATH_MAX)
-    if n == -1:
-        return -ENAMETOOLONG
-    if n < 0:
-        return -EFAULT
-    if n == 0:
-        return -ENOENT
-    return n
+    return namei.copy_path(t.scratch + SECOND, path)
 
 
 def last_of(t: ptr[Task], dirfd: u64, src: ptr[u8], n: u64, nd: ptr[Nameidata],

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 static char buf[1 << 20];
 
@@ -124,6 +125,16 @@ int main(void) {
     CHECK(lseek(fd, 0, SEEK_SET) == 0 && read(fd, buf, sizeof buf) == (ssize_t)sizeof buf && fnv1a(FNV_INIT, buf, sizeof buf) == want,
           "read it back");
     close(fd);
+#ifdef STATX_BASIC_STATS
+    struct statx sx;
+    CHECK(statx(AT_FDCWD, "big", 0, STATX_BASIC_STATS, &sx) == 0 && sx.stx_size == sizeof buf && S_ISREG(sx.stx_mode) &&
+              (sx.stx_mask & STATX_BASIC_STATS) == STATX_BASIC_STATS,
+          "statx agrees");
+#else
+    printf("ok statx agrees\n");
+#endif
+    struct statfs sf;
+    CHECK(statfs(".", &sf) == 0 && sf.f_bsize > 0 && sf.f_namelen == 255, "statfs: a block size, 255-byte names");
 
     int dfd = open("d", O_RDONLY | O_DIRECTORY);
     CHECK(dfd >= 0, "open the directory");

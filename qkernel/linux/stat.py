@@ -84,3 +84,20 @@ class Statx:
     stx_dev_major: u32
     stx_dev_minor: u32
     spare2: array[u64, 14]
+
+
+@struct
+class Statfs:
+    """struct statfs as Linux x86-64 lays it out (statfs, fstatfs)."""
+    f_type: i64
+    f_bsize: i64
+    f_blocks: u64
+    f_bfree: u64
+    f_bavail: u64
+    f_files: u64
+    f_ffree: u64
+    f_fsid: array[i32, 2]
+    f_namelen: i64
+    f_frsize: i64
+    f_flags: i64
+    f_spare: array[i64, 4]

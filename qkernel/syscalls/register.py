@@ -11,7 +11,7 @@ from __future__ import annotations
 from qkernel.dialect import NULL, u8
 from qkernel.linux import sysno as n
 from qkernel.syscalls import (sys_attr, sys_dir, sys_fd, sys_info, sys_io, sys_mm, sys_path, sys_pipe,
-                              sys_poll, sys_time)
+                              sys_poll, sys_statfs, sys_time)
 from qkernel.syscalls import sys_process as p
 from qkernel.syscalls.table import STATUS_ENOSYS, STATUS_PARTIAL, STATUS_SUPPORTED, register
 
@@ -74,6 +74,10 @@ def register_all() -> None:
     register(n.SYS_ppoll, sys_poll.sys_ppoll, P, b"the signal mask is not applied yet")
     register(n.SYS_select, sys_poll.sys_select, P, b"at most 65536 descriptors")
     register(n.SYS_pselect6, sys_poll.sys_pselect6, P, b"the signal mask is not applied yet")
+    # ---- statx and filesystem figures (sys_statfs.py)
+    register(n.SYS_statx, sys_statfs.sys_statx, P, b"no birth time; every basic field whatever the mask")
+    register(n.SYS_statfs, sys_statfs.sys_statfs, P, b"guest memory as the blocks of every mount")
+    register(n.SYS_fstatfs, sys_statfs.sys_fstatfs, P, b"guest memory as the blocks of every mount")
     # ---- sizes and attributes (sys_attr.py)
     register(n.SYS_truncate, sys_attr.sys_truncate, S, b"")
     register(n.SYS_ftruncate, sys_attr.sys_ftruncate, S, b"")
@@ -140,7 +144,6 @@ def register_all() -> None:
     register(n.SYS_madvise, sys_mm.sys_madvise, P, b"DONTNEED/FREE drop pages; hints accepted")
     # ---- not yet: what brings them
     register(n.SYS_rseq, NULL, X, b"optional: the libcs fall back")
-    register(n.SYS_statx, NULL, X, b"the VFS (filesystem issue)")
     register(n.SYS_fork, NULL, X, b"fork (processes issue)")
     register(n.SYS_vfork, NULL, X, b"vfork (processes issue)")
     register(n.SYS_clone, NULL, X, b"clone (processes issue)")

@@ -115,6 +115,8 @@ RECORDS = [
     (stat.Statx, "struct statx", "stx_mask stx_blksize stx_attributes stx_nlink stx_uid stx_gid "
      "stx_mode stx_ino stx_size stx_blocks stx_attributes_mask stx_atime stx_btime stx_ctime "
      "stx_mtime stx_rdev_major stx_rdev_minor stx_dev_major stx_dev_minor"),
+    (stat.Statfs, "struct statfs", "f_type f_bsize f_blocks f_bfree f_bavail f_files f_ffree f_fsid "
+     "f_namelen f_frsize f_flags"),
     (time.Timespec, "struct timespec", "tv_sec tv_nsec"),
     (time.Timeval, "struct timeval", "tv_sec tv_usec"),
     (time.Timezone, "struct timezone", "tz_minuteswest tz_dsttime"),
@@ -155,6 +157,7 @@ HEADERS = """#define _GNU_SOURCE
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
+#include <sys/vfs.h>
 #include <asm/prctl.h>
 #include <asm/termbits.h>
 #include <linux/stat.h>

@@ -68,6 +68,12 @@ WORKLOADS = [
              {"native": 20000, "qemu": 20000, "runsc": 2000, "pvm": 5000, "emu": 500}),
     Workload("stat(2) of a file (per call)", "stat",
              {"native": 50000, "qemu": 50000, "runsc": 5000, "pvm": 15000, "emu": 1000}),
+    Workload("getdents of a 1000-entry directory (per listing)", "getdents",
+             {"native": 500, "qemu": 500, "runsc": 100, "pvm": 50, "emu": 5}),
+    Workload("sequential read of a 64 MiB file, warm (per pass)", "readbig",
+             {"native": 20, "qemu": 10, "runsc": 5, "pvm": 5, "emu": 1}, bandwidth_bytes=64 << 20),
+    Workload("writing 64 MiB to a new file in /tmp (per file)", "writetmp",
+             {"native": 10, "qemu": 5, "runsc": 3, "pvm": 2, "emu": 1}, bandwidth_bytes=64 << 20),
     Workload("page fault: touch fresh pages of an mmap (per 4 KiB page)", "pagefault",
              {"native": 20000, "qemu": 20000, "runsc": 20000, "pvm": 1000, "emu": 2000}),
     Workload("mmap+munmap of 64 KiB, untouched (per pair)", "mmap",
@@ -231,6 +237,12 @@ def measure_all(cfg: Config, workloads: list[Workload] = WORKLOADS,
         exes = build_all(Path(tmp))
         small = Path(tmp) / "small.txt"
         small.write_text("a small file, read whole by the open+read+close loop\n")
+        listed = Path(tmp) / "dir1000"      # for getdents
+        listed.mkdir()
+        for k in range(1000):
+            (listed / f"entry-{k:04d}").touch()
+        with open(Path(tmp) / "big64", "wb") as big:   # for readbig
+            big.write(os.urandom(1 << 20) * 64)
         for w in workloads:
             if progress:
                 progress(w.name)

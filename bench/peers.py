@@ -393,7 +393,7 @@ def ratios_to_native(all_sides: list[Side], table: dict[str, dict[str, Cell]]
 
 @benchmark("peers", "peers")
 def peers(cfg: Config) -> Result:
-    """Native, qemu-user, gVisor and pyquark per platform, on eleven workloads."""
+    """Native, qemu-user, gVisor and pyquark per platform, on fourteen workloads."""
     def progress(name: str) -> None:
         print(f"  peers: {name}", file=sys.stderr, flush=True)
     all_sides, table = measure_all(cfg, progress=progress)

@@ -226,6 +226,20 @@ def _measure(w: Workload, side: Side, argv: list[str]) -> tuple[float, int]:
         raise NotAvailable(f"unparseable output {run.stdout.strip()[:40]!r}") from None
 
 
+def inputs(d: Path) -> Path:
+    """The files the per-op programs read, in d: the small file (its path is their argv[2]),
+    and beside it dir1000/ (getdents) and big64 (readbig). Returns the small file's path."""
+    small = d / "small.txt"
+    small.write_text("a small file, read whole by the open+read+close loop\n")
+    listed = d / "dir1000"
+    listed.mkdir(exist_ok=True)
+    for k in range(1000):
+        (listed / f"entry-{k:04d}").touch()
+    with open(d / "big64", "wb") as big:
+        big.write(os.urandom(1 << 20) * 64)
+    return small
+
+
 def measure_all(cfg: Config, workloads: list[Workload] = WORKLOADS,
                 progress: Callable[[str], None] | None = None) -> tuple[list[Side], dict[str, dict[str, Cell]]]:
     reps = 2 if cfg.quick else 7
@@ -235,14 +249,7 @@ def measure_all(cfg: Config, workloads: list[Workload] = WORKLOADS,
     table: dict[str, dict[str, Cell]] = {}
     with tempfile.TemporaryDirectory(prefix="peers-") as tmp:
         exes = build_all(Path(tmp))
-        small = Path(tmp) / "small.txt"
-        small.write_text("a small file, read whole by the open+read+close loop\n")
-        listed = Path(tmp) / "dir1000"      # for getdents
-        listed.mkdir()
-        for k in range(1000):
-            (listed / f"entry-{k:04d}").touch()
-        with open(Path(tmp) / "big64", "wb") as big:   # for readbig
-            big.write(os.urandom(1 << 20) * 64)
+        small = inputs(Path(tmp))
         for w in workloads:
             if progress:
                 progress(w.name)

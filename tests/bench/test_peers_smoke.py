@@ -28,8 +28,7 @@ PER_OP = [w for w in peers.WORKLOADS if w.program and w.unit == "ns"]
 @pytest.fixture(scope="module")
 def exes(tmp_path_factory):
     out = tmp_path_factory.mktemp("peers")
-    small = out / "small.txt"
-    small.write_text("small\n")
+    small = peers.inputs(out)
     return peers.build_all(out), small
 
 

@@ -21,7 +21,7 @@ from qkernel.fs.node import I_UPPER, Inode
 from qkernel.linux.errno import EFAULT, EFBIG, ENOMEM, ENOSPC
 from qkernel.mm import frames
 from qkernel.mm.addr import va
-from qkernel.mm.uaccess import copy_from_user, copy_to_user, range_ok
+from qkernel.mm.uaccess import copy_from_user, copy_to_user
 from qkernel.task.task import Task
 
 CACHE_SHARE: Final = 4          # lower-file pages may take 1/CACHE_SHARE of the frames
@@ -128,8 +128,6 @@ def read(t: ptr[Task], i: ptr[Inode], buf: u64, n: u64, pos: ptr[u64]) -> i64:
         return 0
     if n > size - pos[0]:
         n = size - pos[0]
-    if not range_ok(buf, n, True):
-        return -EFAULT
     upper = i.iflags & I_UPPER != 0
     done: u64 = 0
     while done < n:

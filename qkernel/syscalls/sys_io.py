@@ -66,8 +66,10 @@ def sys_write(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     return file_write(t, f, a.a1, a.a2, addr_of(f.pos))
 
 
-def sys_pread64(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    f = readable(t, a.a0)
+def positional(t: ptr[Task], a: ptr[SyscallArgs], write: bool) -> i64:
+    """pread64/pwrite64: at offset a3, the File's own offset untouched; -ESPIPE where there
+    are no offsets (pipes, the console)."""
+    f = writable(t, a.a0) if write else readable(t, a.a0)
     if f == NULL:
         return -EBADF
     if f.ops.llseek == NULL:
@@ -75,19 +77,17 @@ def sys_pread64(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     if a.a3 > LOFF_MAX:
         return -EINVAL
     pos = a.a3
+    if write:
+        return file_write(t, f, a.a1, a.a2, addr_of(pos))
     return file_read(t, f, a.a1, a.a2, addr_of(pos))
 
 
+def sys_pread64(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    return positional(t, a, False)
+
+
 def sys_pwrite64(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    f = writable(t, a.a0)
-    if f == NULL:
-        return -EBADF
-    if f.ops.llseek == NULL:
-        return -ESPIPE
-    if a.a3 > LOFF_MAX:
-        return -EINVAL
-    pos = a.a3
-    return file_write(t, f, a.a1, a.a2, addr_of(pos))
+    return positional(t, a, True)
 
 
 def _iovec(t: ptr[Task], fd: u64, vec: u64, count: u64, write: bool) -> i64:

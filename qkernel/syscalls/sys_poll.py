@@ -9,7 +9,7 @@ arrive with the processes issue), and select takes at most SELECT_MAX descriptor
 
 from __future__ import annotations
 
-from qkernel.dialect import NULL, Final, addr_of, array, cast, i16, i32, i64, ptr, sizeof, u8, u64
+from qkernel.dialect import NULL, Final, addr_of, array, cast, i16, i32, i64, memset, ptr, sizeof, u8, u64
 from qkernel.fs import fdtable, poll
 from qkernel.linux.errno import EBADF, EFAULT, EINVAL
 from qkernel.linux.time import NSEC_PER_SEC, NSEC_PER_USEC, Timespec, Timeval
@@ -127,8 +127,9 @@ def set_bit(s: ptr[u8], fd: u64) -> bool:
 def scan_select(t: ptr[Task], nfds: u64, ins: ptr[u8], outs: ptr[u8], present: ptr[bool]) -> i64:
     """One look at the sets (ins: read, write, except; outs: the results): how many bits are
     set in the results, or -EBADF."""
-    for k in range(3 * SET_BYTES):
-        outs[k] = 0
+    nbytes = (nfds + 7) // 8
+    for s in range(3):
+        memset(outs + s * SET_BYTES, 0, nbytes)
     ready: i64 = 0
     for fd in range(nfds):
         r = present[0] and set_bit(ins, fd)

@@ -95,10 +95,37 @@ isr_stubs:
     .globl isr_common
     .type isr_common,@function
 isr_common:
+    # From the program (CPL 3, rip in the user half): the frame moves from the IST stack to the
+    # current task's kernel stack, so that a task may sleep in the handler (a system call
+    # taken as a #PF on kvm_pvm, a fault, an interrupt) and another task's trap cannot
+    # overwrite it. Kernel code (CPL 0, or flat mode's CPL 3 kernel with a kernel rip) stays.
+    testb $3, 24(%rsp)
+    jz isr_frame
+    movq %rax, isr_scratch(%rip)
+    cmpq $0, 16(%rsp)
+    jge 1f                  # a user-half rip
+    leaq syscall_entry(%rip), %rax
+    cmpq %rax, 16(%rsp)
+    je 1f                   # kvm_pvm split mode's system call: a #PF at LSTAR from CPL 3
+    movq isr_scratch(%rip), %rax
+    jmp isr_frame
+1:  movq %rsp, %rax
+    movq qkernel.arch.percpu.stack_top(%rip), %rsp
+    pushq 48(%rax)
+    pushq 40(%rax)
+    pushq 32(%rax)
+    pushq 24(%rax)
+    pushq 16(%rax)
+    pushq 8(%rax)
+    pushq 0(%rax)
+    movq isr_scratch(%rip), %rax
+isr_frame:                  # the frame is where it stays (syscall_entry comes here)
     SAVE_GPRS
     cld
     movq %rsp, %rdi
     call trap_dispatch
+    .globl isr_return
+isr_return:                 # a forked task's first switch resumes here, rsp at its TrapFrame
     RESTORE_GPRS
     addq $16, %rsp
     iretq
@@ -116,7 +143,7 @@ isr_common:
     .balign 16
 syscall_entry:
     SYSCALL_FRAME
-    jmp isr_common
+    jmp isr_frame
     .size syscall_entry, .-syscall_entry
 
 # enter_user(rip, rsp): the first entry into ring 3: iretq to rip with the given stack, user
@@ -225,6 +252,8 @@ flat_common:
     cld
     movq %rsp, %rdi
     call trap_dispatch
+    .globl flat_return
+flat_return:                # a forked task's first switch resumes here in flat mode
     RESTORE_GPRS
     addq $16, %rsp
     popq flat_return_rip(%rip)
@@ -248,4 +277,6 @@ pf_rflags:
 pf_rsp:
     .quad 0
 flat_return_rip:
+    .quad 0
+isr_scratch:                # isr_common's rax while it moves a frame (per-CPU: one vCPU)
     .quad 0

@@ -26,8 +26,7 @@ from qkernel.mm import mmap, pagetable, vma
 from qkernel.mm.addr import va
 from qkernel.mm.uaccess import copy_to_user
 from qkernel.syscalls import entry, register, sys_time
-from qkernel.syscalls.sys_process import exit_process
-from qkernel.task import hostio, sched, task
+from qkernel.task import family, hostio, sched, task
 from qkernel.task.process import Process, set_exe, set_name_from_path
 
 STACK_TOP: Final = 0x7FFF_FFFF_F000        # one page below the user half's end, as Linux
@@ -60,7 +59,7 @@ def fail(path: ptr[u8], err: i64, detail: ptr[u8], status: u64) -> None:
     fmt.put_str(lp, detail)
     fmt.put_char(lp, 10)
     qcall.console_write(2, addr_of(lp.data[0]), lp.len)
-    exit_process(status)
+    qcall.exit_sandbox(status)
 
 
 def errno_text(err: i64) -> ptr[u8]:
@@ -123,6 +122,8 @@ def run_program(bp: ptr[BootParams]) -> None:
     t = task.new_task(p, p.pid) if p != NULL else cast(ptr[task.Task], NULL)
     if t == NULL:
         fail(block, -ENOMEM, b"out of memory creating the first process", EXIT_CANNOT_EXECUTE)
+    p.leader = u64(t)
+    family.init_process = p
     node.init()
     open_stdio(p, bp.stdio_closed)
     set_exe(p, block, path_len)

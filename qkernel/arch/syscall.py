@@ -30,9 +30,22 @@ def flat_entry_address() -> u64:
     return asm("leaq syscall_entry_flat(%rip), $0", "=r")
 
 
+flat_mode: bool = False  # kernel-wide: how traps return to the program (init sets it)
+
+
+def return_address() -> u64:
+    """Where boot/entry.S returns to the program from a TrapFrame at rsp: a new task's first
+    switch resumes there (fork's child), in the mode the kernel runs in."""
+    if flat_mode:
+        return asm("leaq flat_return(%rip), $0", "=r")
+    return asm("leaq isr_return(%rip), $0", "=r")
+
+
 def init(kstack_top: u64, flat: bool) -> None:
     """Enables `syscall`, entered on `stack_top`: at syscall_entry (CPL 0, split mode) or at
     syscall_entry_flat, which kvm_pvm runs at CPL 3 (flat mode)."""
+    global flat_mode
+    flat_mode = flat
     percpu.set_stack_top(kstack_top)
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE)
     # sysret would load CS = STAR[63:48] + 16 and SS = STAR[63:48] + 8 (user, RPL 3);

@@ -66,9 +66,15 @@ def grow(p: ptr[Process], need: u64) -> i64:
 
 
 def release_table(p: ptr[Process]) -> None:
+    """Frees the table's frames (its descriptors closed first); the table is empty after."""
+    if p.files.table == NULL:
+        return
     base = u64(p.files.table) - va(0)
     for k in range(p.files.npages):
         frames.free(base + k * PAGE_SIZE)
+    p.files.table = NULL
+    p.files.cap = 0
+    p.files.npages = 0
 
 
 def install_at(p: ptr[Process], fd: u64, f: ptr[File], close_on_exec: bool) -> i64:

@@ -35,3 +35,18 @@ SCHED_FIFO: Final = 1
 SCHED_RR: Final = 2
 SCHED_BATCH: Final = 3
 SCHED_IDLE: Final = 5
+
+# <sys/wait.h>: wait4/waitid options and waitid's id types
+WNOHANG: Final = 1
+WUNTRACED: Final = 2       # wait4: also stopped children (waitid: WSTOPPED)
+WSTOPPED: Final = 2
+WEXITED: Final = 4
+WCONTINUED: Final = 8
+WNOWAIT: Final = 0x0100_0000
+WNOTHREAD: Final = 0x2000_0000   # __WNOTHREAD
+WALL: Final = 0x4000_0000        # __WALL
+WCLONE: Final = 0x8000_0000      # __WCLONE
+P_ALL: Final = 0
+P_PID: Final = 1
+P_PGID: Final = 2
+P_PIDFD: Final = 3

@@ -7,7 +7,7 @@ module docstring."""
 from __future__ import annotations
 
 from qkernel.abi import PAGE_SIZE
-from qkernel.dialect import NULL, i64, ptr, u32, u64
+from qkernel.dialect import NULL, addr_of, cast, i64, memcpy, ptr, sizeof, u8, u32, u64
 from qkernel.linux.errno import EEXIST, EFAULT, EINVAL, ENOMEM, EOPNOTSUPP, EPERM
 from qkernel.linux.mman import (MADV_COLLAPSE, MADV_DONTNEED, MADV_DONTNEED_LOCKED, MADV_FREE,
                                 MADV_HWPOISON, MADV_KEEPONFORK, MADV_POPULATE_READ,
@@ -20,7 +20,7 @@ from qkernel.linux.mman import (MADV_COLLAPSE, MADV_DONTNEED, MADV_DONTNEED_LOCK
 from qkernel.mm import pagetable
 from qkernel.mm.pagetable import PAGE_MASK
 from qkernel.mm.fault import populate
-from qkernel.mm.vma import (AddressSpace, DEFAULT_MMAP_BASE, MAP_KNOWN, MAX_VMAS, MMAP_MIN_ADDR,
+from qkernel.mm.vma import (AddressSpace, Vma, DEFAULT_MMAP_BASE, MAP_KNOWN, MAX_VMAS, MMAP_MIN_ADDR,
                             NO_COVER, PROT_RWX, PROT_VALID, TASK_SIZE, VM_ANON, VM_GROWSDOWN,
                             VM_HEAP, VM_PRIVATE, VM_SHARED, VM_STACK, carve, covering_end, find,
                             gap_top, get_area, init, insert_vma, intersects, is_err, lower_index,
@@ -35,6 +35,32 @@ def init_space(mm: ptr[AddressSpace]) -> i64:
     if pml4 == 0:
         return -ENOMEM
     init(mm, pml4, DEFAULT_MMAP_BASE, 0)
+    return 0
+
+
+def copy_space(dst: ptr[AddressSpace], src: ptr[AddressSpace]) -> i64:
+    """fork: dst (an AddressSpace object without page tables) becomes a copy of src: the same
+    VMAs, break and placement, and every populated page copied now into a frame of its own
+    (eager copy: src's live page tables are only read, and dst's, not yet in CR3, are written
+    natively; copy-on-write would write-protect src's leaves, a trapping store each on
+    kvm_pvm). MAP_SHARED anonymous memory is copied too (not yet shared across fork). 0 or
+    -ENOMEM, dst left empty (pml4 0) on failure."""
+    pml4 = pagetable.new_space()
+    if pml4 == 0:
+        return -ENOMEM
+    init(dst, pml4, src.mmap_base, src.brk_start)
+    dst.brk = src.brk
+    dst.stack_rlimit = src.stack_rlimit
+    dst.count = src.count
+    memcpy(cast(ptr[u8], addr_of(dst.vmas[0])), cast(ptr[u8], addr_of(src.vmas[0])),
+           src.count * sizeof(Vma))
+    for i in range(src.count):
+        r = pagetable.copy_range(src.pml4, pml4, src.vmas[i].start, src.vmas[i].end)
+        if r < 0:
+            pagetable.destroy_space(pml4, True)
+            dst.pml4 = 0
+            dst.count = 0
+            return -ENOMEM
     return 0
 
 

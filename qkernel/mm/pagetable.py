@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from qkernel.abi import PAGE_SIZE
 from qkernel.dialect import (Final, addr_of, cast, i64, memcpy, ptr, struct,
-                             u64)
+                             u8, u64)
 from qkernel.arch import priv
 from qkernel.mm import frames
 from qkernel.mm.addr import va
@@ -82,6 +82,7 @@ OP_UNMAP: Final = 1
 OP_PROTECT: Final = 2
 OP_MOVE: Final = 3
 OP_POPULATE: Final = 4
+OP_COPY: Final = 5
 
 # The kernel's PML4 (physical), whose upper half new_space() shares; 0: take CR3 at the time.
 kernel_pml4: u64 = 0
@@ -102,6 +103,7 @@ class RangeOp:
     tables_freed: u64
     error: i64          # OP_MOVE / OP_POPULATE: the first failure (the walk stops there)
     stop: u64           # with error: the first address not processed
+    dst: u64            # OP_COPY: the PML4 (physical) the copies are mapped into
 
 
 def init(kpml4: u64, nx: bool) -> None:
@@ -360,6 +362,9 @@ def leaf_op(slot: ptr[u64], v: u64, r: ptr[RangeOp]) -> None:
         return
     if not owns(e):
         return
+    if r.op == OP_COPY:
+        copy_leaf(e, v, r)
+        return
     if e & PTE_P != 0:
         r.present += 1
     if r.op == OP_UNMAP:
@@ -378,6 +383,28 @@ def leaf_op(slot: ptr[u64], v: u64, r: ptr[RangeOp]) -> None:
             return
         cast(ptr[u64], d)[0] = e
         slot[0] = 0
+    r.count += 1
+
+
+def copy_leaf(e: u64, v: u64, r: ptr[RangeOp]) -> None:
+    """OP_COPY: a new frame with the bytes of e's, mapped at v in r.dst with e's flags."""
+    d = walk(r.dst, v, True)
+    err: i64 = 0
+    if d == WALK_HUGE or (d > WALK_HUGE and cast(ptr[u64], d)[0] != 0):
+        err = -EEXIST
+    elif d <= WALK_HUGE:
+        err = -ENOMEM
+    f: u64 = 0
+    if err == 0:
+        f = frames.alloc()
+        if f == 0:
+            err = -ENOMEM
+    if err != 0:
+        r.error = err
+        r.stop = v
+        return
+    memcpy(cast(ptr[u8], va(f)), cast(ptr[u8], va(entry_pa(e))), PAGE_SIZE)
+    cast(ptr[u64], d)[0] = make_leaf(f, e & LEAF_FLAGS)
     r.count += 1
 
 
@@ -462,6 +489,25 @@ def move_range(pml4: u64, src: u64, end: u64, dst: u64) -> i64:
         back.delta = src - dst
         run_range(pml4, dst, dst + (r.stop - src), addr_of(back))
     return r.error
+
+
+def copy_range(src: u64, dst: u64, start: u64, end: u64) -> i64:
+    """fork's eager copy: every leaf of [start, end) in space `src` gets a new frame holding a
+    copy of its bytes, mapped at the same address in space `dst` with the same flags (held
+    entries stay held). `dst` is not current, so nothing is flushed, and `src` is only read (a
+    live page table is never written: on kvm_pvm each store into one traps). Returns the
+    number of pages copied, or -EINVAL / -ENOMEM / -EEXIST (dst already maps a page); pages
+    copied before a failure stay mapped in dst, which the caller destroys."""
+    if not range_ok(start, end):
+        return -EINVAL
+    r = RangeOp()
+    r.op = OP_COPY
+    r.dst = dst
+    r.pml4 = src
+    range_walk(src, 39, 0, start, end, addr_of(r))
+    if r.error != 0:
+        return r.error
+    return i64(r.count)
 
 
 def destroy_space(pml4: u64, free_frames: bool) -> None:

@@ -90,6 +90,7 @@ class AddressSpace:
     brk: u64             # the current break (byte-exact, as the program set it)
     mmap_base: u64       # top-down mmap placement searches below this first
     stack_rlimit: u64    # largest size a grows-down VMA may reach by faulting
+    users: u64           # processes sharing it (clone CLONE_VM, vfork); destroyed at the last
     vmas: array[Vma, MAX_VMAS]
 
 
@@ -196,6 +197,7 @@ def init(mm: ptr[AddressSpace], pml4: u64, mmap_base: u64, brk_start: u64) -> No
     mm.brk_start = page_up(brk_start)
     mm.brk = mm.brk_start
     mm.stack_rlimit = STACK_RLIMIT
+    mm.users = 1
 
 
 def destroy(mm: ptr[AddressSpace]) -> None:

@@ -17,7 +17,7 @@ from qkernel.linux.errno import ENOMEM, ERESTART_RESTARTBLOCK, ERESTARTNOHAND, E
 from qkernel.linux.signal import SIGBUS, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGTRAP
 from qkernel.mm import fault
 from qkernel.syscalls import table
-from qkernel.syscalls.sys_process import exit_process
+from qkernel.syscalls.sys_wait import exit_process
 from qkernel.syscalls.table import STATUS_SUPPORTED, SyscallArgs
 from qkernel.task import sched, task
 
@@ -98,7 +98,7 @@ def syscall_trap(frame: ptr[TrapFrame]) -> None:
 def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
     """A fault in the program: a page fault the address space can serve (stack growth, pages
     not populated yet) resumes it; otherwise the signal Linux would send, and with no handler
-    yet, death by it (SIGKILL when memory is exhausted, as the OOM killer)."""
+    yet, the process's death by it (SIGKILL when memory is exhausted, as the OOM killer)."""
     if vector == VEC_PF:
         r = fault.handle_fault(task.current.process.mm, trap.fault_address(), frame.error & PF_WRITE != 0,
                              frame.error & PF_FETCH != 0)
@@ -109,7 +109,7 @@ def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
             kfmt(start(LOG_WARN), b"out of memory: killed process %u (%s)", p.pid,
                  addr_of(p.name[0]))
             finish(LOG_WARN)
-            exit_process(128 + SIGKILL)
+            exit_process(task.current, SIGKILL)
     sig: u64 = SIGSEGV
     if vector == 0 or vector == 16 or vector == 19:
         sig = SIGFPE
@@ -122,4 +122,4 @@ def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
     kfmt(start(LOG_INFO), b"program killed by signal %u: vector %u at rip=%x cr2=%x error=%x",
          sig, vector, frame.rip, trap.fault_address(), frame.error)
     finish(LOG_INFO)
-    exit_process(128 + sig)
+    exit_process(task.current, sig)

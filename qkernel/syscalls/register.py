@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from qkernel.dialect import NULL, u8
 from qkernel.linux import sysno as n
-from qkernel.syscalls import (sys_attr, sys_dir, sys_fd, sys_info, sys_io, sys_mm, sys_path, sys_pipe,
-                              sys_poll, sys_statfs, sys_time)
+from qkernel.syscalls import (sys_attr, sys_clone, sys_dir, sys_fd, sys_info, sys_io, sys_mm, sys_path,
+                              sys_pipe, sys_poll, sys_statfs, sys_time, sys_wait)
 from qkernel.syscalls import sys_process as p
 from qkernel.syscalls.table import STATUS_ENOSYS, STATUS_PARTIAL, STATUS_SUPPORTED, register
 
@@ -94,8 +94,16 @@ def register_all() -> None:
     register(n.SYS_syncfs, sys_attr.sys_syncfs, S, b"")
     register(n.SYS_sync, sys_attr.sys_sync, S, b"")
     # ---- processes (sys_process.py)
-    register(n.SYS_exit, p.sys_exit, P, b"one thread per process: exit ends the process")
-    register(n.SYS_exit_group, p.sys_exit_group, S, b"")
+    register(n.SYS_exit, sys_wait.sys_exit, P, b"one thread per process: exit ends the process")
+    register(n.SYS_exit_group, sys_wait.sys_exit_group, S, b"")
+    register(n.SYS_wait4, sys_wait.sys_wait4, P, b"exited children only (no stop/continue yet); rusage zero")
+    register(n.SYS_waitid, sys_wait.sys_waitid, P, b"exited children only (no stop/continue yet); rusage zero")
+    register(n.SYS_fork, sys_clone.sys_fork, S, b"")
+    register(n.SYS_vfork, sys_clone.sys_vfork, S, b"")
+    register(n.SYS_clone, sys_clone.sys_clone, P, b"processes only (no CLONE_THREAD yet); CLONE_FILES/CLONE_FS copy")
+    register(n.SYS_clone3, sys_clone.sys_clone3, P, b"processes only (no CLONE_THREAD, pidfd or set_tid yet)")
+    register(n.SYS_setsid, p.sys_setsid, S, b"")
+    register(n.SYS_setpgid, p.sys_setpgid, S, b"")
     register(n.SYS_getpid, p.sys_getpid, S, b"")
     register(n.SYS_gettid, p.sys_gettid, S, b"")
     register(n.SYS_getppid, p.sys_getppid, S, b"")
@@ -109,8 +117,8 @@ def register_all() -> None:
     register(n.SYS_setuid, p.sys_setuid, P, b"only to the current uid")
     register(n.SYS_setgid, p.sys_setgid, P, b"only to the current gid")
     register(n.SYS_getpgrp, p.sys_getpgrp, S, b"")
-    register(n.SYS_getpgid, p.sys_getpgid, P, b"the caller only until fork")
-    register(n.SYS_getsid, p.sys_getsid, P, b"the caller only until fork")
+    register(n.SYS_getpgid, p.sys_getpgid, S, b"")
+    register(n.SYS_getsid, p.sys_getsid, S, b"")
     register(n.SYS_set_tid_address, p.sys_set_tid_address, S, b"")
     register(n.SYS_set_robust_list, p.sys_set_robust_list, S, b"")
     register(n.SYS_arch_prctl, p.sys_arch_prctl, P, b"ARCH_SET_FS and ARCH_GET_FS")
@@ -144,12 +152,7 @@ def register_all() -> None:
     register(n.SYS_madvise, sys_mm.sys_madvise, P, b"DONTNEED/FREE drop pages; hints accepted")
     # ---- not yet: what brings them
     register(n.SYS_rseq, NULL, X, b"optional: the libcs fall back")
-    register(n.SYS_fork, NULL, X, b"fork (processes issue)")
-    register(n.SYS_vfork, NULL, X, b"vfork (processes issue)")
-    register(n.SYS_clone, NULL, X, b"clone (processes issue)")
-    register(n.SYS_clone3, NULL, X, b"clone (processes issue)")
     register(n.SYS_execve, NULL, X, b"execve (processes issue)")
-    register(n.SYS_wait4, NULL, X, b"wait (processes issue)")
     register(n.SYS_kill, NULL, X, b"signals (processes issue)")
     register(n.SYS_rt_sigaction, NULL, X, b"signals (processes issue)")
     register(n.SYS_rt_sigprocmask, NULL, X, b"signals (processes issue)")

@@ -1,11 +1,10 @@
-"""Process identity and lifetime: exit, exit_group, getpid & co., credentials, set_tid_address,
+"""Process identity: getpid & co., process groups and sessions, credentials, set_tid_address,
 set_robust_list, arch_prctl, prctl, uname, umask, the scheduler queries."""
 
 from __future__ import annotations
 
-from qkernel import qcall
 from qkernel.arch import percpu
-from qkernel.dialect import addr_of, array, cast, i64, ptr, sizeof, u8, u32, u64
+from qkernel.dialect import NULL, addr_of, array, cast, i64, ptr, sizeof, u8, u32, u64
 from qkernel.linux.errno import EFAULT, EINVAL, EPERM, ESRCH
 from qkernel.linux.sched import SCHED_OTHER
 from qkernel.linux.utsname import (ARCH_GET_FS, ARCH_SET_FS, PR_GET_NAME, PR_SET_NAME,
@@ -13,26 +12,9 @@ from qkernel.linux.utsname import (ARCH_GET_FS, ARCH_SET_FS, PR_GET_NAME, PR_SET
 from qkernel.mm.pagetable import USER_TOP
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
 from qkernel.syscalls.table import SyscallArgs
-from qkernel.task.process import set_name
-from qkernel.task import sched
+from qkernel.task.process import PROC_ZOMBIE, Process, set_name
+from qkernel.task import family, sched
 from qkernel.task.task import Task
-
-
-def exit_process(status: u64) -> None:
-    """Ends the sandbox with `status` (0..255, or 128+N for death by signal N): the first
-    process is the sandbox's; with fork, a process's exit becomes a zombie for its parent."""
-    qcall.exit_sandbox(status)
-
-
-def sys_exit(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    """One thread per process today: the last thread's exit ends the process."""
-    exit_process(a.a0)
-    return 0
-
-
-def sys_exit_group(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    exit_process(a.a0)
-    return 0
 
 
 def _is_self(t: ptr[Task], pid: u64) -> bool:
@@ -194,16 +176,76 @@ def sys_getpgrp(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     return i64(t.process.pgid)
 
 
+def target(t: ptr[Task], pid: u64) -> ptr[Process]:
+    """The process a pid argument names (0: the caller), NULL when there is none alive."""
+    pid &= 0xFFFF_FFFF
+    if pid == 0 or pid == t.process.pid:
+        return t.process
+    p = family.find(pid)
+    if p != NULL and p.state == PROC_ZOMBIE:
+        return NULL
+    return p
+
+
 def sys_getpgid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    if not _is_self(t, a.a0):
+    p = target(t, a.a0)
+    if p == NULL:
         return -ESRCH
-    return i64(t.process.pgid)
+    return i64(p.pgid)
 
 
 def sys_getsid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    if not _is_self(t, a.a0):
+    p = target(t, a.a0)
+    if p == NULL:
         return -ESRCH
-    return i64(t.process.sid)
+    return i64(p.sid)
+
+
+def sys_setsid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """A new session and process group led by the caller; EPERM for a group leader."""
+    p = t.process
+    if p.pgid == p.pid or pgrp_exists(p.pid):
+        return -EPERM
+    p.sid = p.pid
+    p.pgid = p.pid
+    return i64(p.sid)
+
+
+def pgrp_exists(pgid: u64) -> bool:
+    q = family.init_process
+    while q != NULL:
+        if q.pgid == pgid and q.state != PROC_ZOMBIE:
+            return True
+        q = family.next_in_tree(q)
+    return False
+
+
+def sys_setpgid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """setpgid(pid, pgid): the caller or a child of its session into a group of the session."""
+    me = t.process
+    p = target(t, a.a0)
+    if p == NULL or (p != me and p.parent != me):
+        return -ESRCH
+    pgid = a.a1 & 0xFFFF_FFFF
+    if pgid >= 0x8000_0000:
+        return -EINVAL
+    if pgid == 0:
+        pgid = p.pid
+    if p.sid == p.pid or p.sid != me.sid:
+        return -EPERM     # a session leader, or a child in another session
+    if pgid != p.pid and not pgrp_in_session(pgid, me.sid):
+        return -EPERM
+    p.pgid = pgid
+    return 0
+
+
+def pgrp_in_session(pgid: u64, sid: u64) -> bool:
+    q = family.init_process
+    while q != NULL:
+        if q.pgid == pgid and q.sid == sid and q.state != PROC_ZOMBIE:
+            return True
+        q = family.next_in_tree(q)
+    return False
 
 
 def sys_umask(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:

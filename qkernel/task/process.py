@@ -1,9 +1,9 @@
 """The Process: everything a thread group shares (pid, the family, credentials, the address
 space, descriptors, cwd, umask, name, limits, exit status). Threads (Tasks) point at it.
 
-One process runs today (no fork yet: the processes issue); the fields and the parent/child
-links are its home, so that fork copies a Process instead of rewriting every handler. The
-descriptor table holds the VFS's Files (qkernel/fs/fdtable.py operates it).
+fork (qkernel/syscalls/sys_clone.py) copies a Process; qkernel/task/family.py keeps the tree
+(parent, children, siblings) and reaps zombies. The descriptor table holds the VFS's Files
+(qkernel/fs/fdtable.py operates it).
 """
 
 from __future__ import annotations
@@ -75,6 +75,9 @@ class Process:
     env_end: u64
     cwd_mnt: u64                  # the working directory: a qkernel.fs Mount and Dentry
     cwd_dentry: u64
+    leader: u64                   # its first thread (a Task; freed when the zombie is reaped)
+    exit_signal: u64              # sent to the parent at exit (clone's low byte: SIGCHLD)
+    vfork_parent: u64             # the Task a vfork parent waits in, until this execs or exits
 
 
 def init_fields(p: ptr[Process], pid: u64) -> None:

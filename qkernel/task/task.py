@@ -122,14 +122,45 @@ def new_process() -> ptr[Process]:
     p = cast(ptr[Process], kalloc.alloc(addr_of(process_pool)))
     if p == NULL:
         return NULL
-    p.mm = cast(ptr[vma.AddressSpace], kalloc.alloc(addr_of(mm_pool)))
+    p.mm = new_mm()
     if p.mm == NULL:
         kalloc.free(addr_of(process_pool), cast(ptr[None], p))
         return NULL
-    p.mm.pml4 = 0  # no page tables yet (the pool does not zero address spaces)
-    p.mm.count = 0
     init_fields(p, alloc_pid())
     return p
+
+
+def free_task(t: ptr[Task]) -> None:
+    """Gives back a task that will never run again (a reaped zombie; never the current one)."""
+    kalloc.free(addr_of(kstack_pool), cast(ptr[None], t.kstack))
+    kalloc.free(addr_of(scratch_pool), cast(ptr[None], t.scratch))
+    kalloc.free(addr_of(task_pool), cast(ptr[None], t))
+
+
+def free_process(p: ptr[Process]) -> None:
+    """Gives back a reaped process (its address space was dropped at exit: put_mm)."""
+    kalloc.free(addr_of(process_pool), cast(ptr[None], p))
+
+
+def new_mm() -> ptr[vma.AddressSpace]:
+    """An AddressSpace object without page tables (NULL when out of memory)."""
+    mm = cast(ptr[vma.AddressSpace], kalloc.alloc(addr_of(mm_pool)))
+    if mm != NULL:
+        mm.pml4 = 0
+        mm.count = 0
+        mm.users = 1
+    return mm
+
+
+def put_mm(mm: ptr[vma.AddressSpace]) -> None:
+    """Drops one user of mm: the last one frees its pages, tables and the object. The space
+    must not be the one in CR3 (the caller loads another first)."""
+    if mm.users > 1:
+        mm.users -= 1
+        return
+    mm.users = 0
+    vma.destroy(mm)
+    kalloc.free(addr_of(mm_pool), cast(ptr[None], mm))
 
 
 def switch_in(t: ptr[Task]) -> None:

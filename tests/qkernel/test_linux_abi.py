@@ -78,7 +78,8 @@ CONSTANTS = [(m, n, n) for m, names in [
             "CLONE_PARENT CLONE_THREAD CLONE_NEWNS CLONE_SYSVSEM CLONE_SETTLS CLONE_PARENT_SETTID "
             "CLONE_CHILD_CLEARTID CLONE_DETACHED CLONE_UNTRACED CLONE_CHILD_SETTID CLONE_NEWCGROUP "
             "CLONE_NEWUTS CLONE_NEWIPC CLONE_NEWUSER CLONE_NEWPID CLONE_NEWNET CLONE_IO SCHED_OTHER "
-            "SCHED_FIFO SCHED_RR SCHED_BATCH SCHED_IDLE"),
+            "SCHED_FIFO SCHED_RR SCHED_BATCH SCHED_IDLE WNOHANG WUNTRACED WSTOPPED WEXITED WCONTINUED "
+            "WNOWAIT P_ALL P_PID P_PGID P_PIDFD"),
     (time, "CLOCK_REALTIME CLOCK_MONOTONIC CLOCK_PROCESS_CPUTIME_ID CLOCK_THREAD_CPUTIME_ID "
            "CLOCK_MONOTONIC_RAW CLOCK_REALTIME_COARSE CLOCK_MONOTONIC_COARSE CLOCK_BOOTTIME "
            "CLOCK_REALTIME_ALARM CLOCK_BOOTTIME_ALARM CLOCK_TAI TIMER_ABSTIME ITIMER_REAL "
@@ -101,6 +102,7 @@ CONSTANTS = [(m, n, n) for m, names in [
 ] for n in names.split()] + [
     (fcntl, "AT_FDCWD", "AT_FDCWD"), (resource, "RUSAGE_CHILDREN", "RUSAGE_CHILDREN"),
     (resource, "RLIM_INFINITY", "RLIM_INFINITY"), (signal, "SA_RESTORER", "0x04000000"),
+    (sched, "WNOTHREAD", "__WNOTHREAD"), (sched, "WALL", "__WALL"), (sched, "WCLONE", "__WCLONE"),
     (signal, "SIGRTMAX", "_NSIG - 1"), (signal, "NSIG", "_NSIG - 1"),
     (uio, "DIRENT64_NAME", "offsetof(struct dirent64, d_name)"),
     (utsname, "UTS_LEN", "sizeof(((struct utsname *)0)->sysname)"),
@@ -158,6 +160,7 @@ HEADERS = """#define _GNU_SOURCE
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <asm/prctl.h>
 #include <asm/termbits.h>
 #include <linux/stat.h>

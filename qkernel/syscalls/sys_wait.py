@@ -1,0 +1,214 @@
+"""The end of processes and waiting for them: exit, exit_group, death by a signal, wait4 and
+waitid (kernel/exit.c).
+
+A process that exits closes its descriptors, gives up its address space, hands its children
+to the sandbox's first process and stays a zombie holding its wait status until its parent
+collects it (wait4/waitid; WNOWAIT leaves it). The first process (pid 1) is the sandbox: its
+end is the sandbox's end, with its status (128 + N after signal N, as a shell reports it),
+and the rest of the sandbox goes with it, as in a PID namespace.
+
+Wait statuses are Linux's: exited (code & 0xff) << 8, killed by signal N: N.
+"""
+
+from __future__ import annotations
+
+from qkernel import qcall
+from qkernel.arch import priv
+from qkernel.dialect import NULL, Final, addr_of, cast, i64, ptr, sizeof, u8, u32, u64
+from qkernel.fs import fdtable
+from qkernel.linux.errno import ECHILD, EFAULT, EINVAL
+from qkernel.linux.resource import Rusage
+from qkernel.linux.sched import (P_ALL, P_PGID, P_PID, WALL, WCLONE, WCONTINUED, WEXITED, WNOHANG,
+                                 WNOTHREAD, WNOWAIT, WSTOPPED, WUNTRACED)
+from qkernel.linux.signal import CLD_EXITED, CLD_KILLED, SIGCHLD, Siginfo
+from qkernel.mm import pagetable, vma
+from qkernel.mm.uaccess import copy_to_user
+from qkernel.syscalls.table import SyscallArgs
+from qkernel.task import family, sched, task
+from qkernel.task.process import PROC_ZOMBIE, Process
+from qkernel.task.task import Task
+
+WAIT4_OPTIONS: Final = WNOHANG | WUNTRACED | WCONTINUED | WALL | WCLONE | WNOTHREAD
+WAITID_OPTIONS: Final = WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WALL | WCLONE | WNOTHREAD
+
+
+def exited(code: u64) -> u64:
+    """The wait status of exit(code)."""
+    return (code & 0xFF) << 8
+
+
+def sandbox_status(wstatus: u64) -> u64:
+    """What qvisor exits with for the first process's wait status (a shell's $?)."""
+    if wstatus & 0x7F != 0:
+        return 128 + (wstatus & 0x7F)
+    return (wstatus >> 8) & 0xFF
+
+
+def release_vfork(p: ptr[Process]) -> None:
+    """A vfork child execs or exits: its parent runs again."""
+    if p.vfork_parent != 0:
+        p.vfork_parent = 0
+        sched.wake_all(addr_of(family.vfork_done))
+
+
+def drop_mm(p: ptr[Process]) -> None:
+    """p gives up its address space (loading the kernel's page tables first when it is in CR3)."""
+    mm = p.mm
+    if mm == NULL:
+        return
+    p.mm = NULL
+    if vma.active == mm:
+        priv.load_cr3(pagetable.kernel_pml4)
+        vma.active = NULL
+    task.put_mm(mm)
+
+
+def exit_process(t: ptr[Task], wstatus: u64) -> None:
+    """Ends t's process with `wstatus`; never returns."""
+    p = t.process
+    if p == family.init_process or family.init_process == NULL:
+        qcall.exit_sandbox(sandbox_status(wstatus))
+    fdtable.close_all(p)
+    fdtable.release_table(p)
+    release_vfork(p)
+    drop_mm(p)
+    family.reparent_children(p)
+    p.exit_status = wstatus
+    p.state = PROC_ZOMBIE
+    sched.wake_all(addr_of(family.child_exit))
+    sched.exit_current()
+
+
+def sys_exit(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """One thread per process today: the thread's exit ends the process."""
+    exit_process(t, exited(a.a0))
+    return 0
+
+
+def sys_exit_group(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    exit_process(t, exited(a.a0))
+    return 0
+
+
+# ---- waiting ---------------------------------------------------------------------------------
+
+def matches(c: ptr[Process], which: u64, ident: u64) -> bool:
+    if which == P_ALL:
+        return True
+    if which == P_PID:
+        return c.pid == ident
+    return c.pgid == ident
+
+
+def find_zombie(p: ptr[Process], which: u64, ident: u64, out: ptr[ptr[Process]]) -> bool:
+    """Whether p has a child that matches; out[0] is a zombie among them, or NULL."""
+    seen = False
+    out[0] = NULL
+    c = p.first_child
+    while c != NULL:
+        if matches(c, which, ident):
+            seen = True
+            if c.state == PROC_ZOMBIE:
+                out[0] = c
+                return True
+        c = c.next_sibling
+    return seen
+
+
+def wait_child(t: ptr[Task], which: u64, ident: u64, options: u64, out: ptr[ptr[Process]]) -> i64:
+    """Waits for a matching child to become a zombie: 1 with out[0] set, 0 (WNOHANG and none
+    yet), or -ECHILD."""
+    p = t.process
+    while True:
+        if not find_zombie(p, which, ident, out):
+            return -ECHILD
+        if out[0] != NULL:
+            return 1
+        if options & WNOHANG != 0:
+            return 0
+        sched.sleep_on(addr_of(family.child_exit), 0)
+
+
+def put_rusage(addr: u64) -> i64:
+    """The child's resource usage: zeros (no accounting per child yet)."""
+    if addr == 0:
+        return 0
+    ru: Rusage = Rusage()
+    return copy_to_user(addr, cast(ptr[u8], addr_of(ru)), sizeof(Rusage))
+
+
+def sys_wait4(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """wait4(pid, wstatus, options, rusage)."""
+    options = a.a2
+    if options & ~u64(WAIT4_OPTIONS) != 0:
+        return -EINVAL
+    pid = i64(i32_of(a.a0))
+    which: u64 = P_PID
+    ident: u64 = u64(pid)
+    if pid == -1:
+        which = P_ALL
+    elif pid == 0:
+        which = P_PGID
+        ident = t.process.pgid
+    elif pid < 0:
+        which = P_PGID
+        ident = u64(-pid)
+    c: ptr[Process] = NULL
+    r = wait_child(t, which, ident, options, addr_of(c))
+    if r <= 0:
+        return r
+    status: u32 = u32(c.exit_status)
+    if a.a1 != 0 and copy_to_user(a.a1, cast(ptr[u8], addr_of(status)), 4) != 0:
+        return -EFAULT
+    if put_rusage(a.a3) != 0:
+        return -EFAULT
+    cpid = c.pid
+    family.reap(t.process, c)
+    return i64(cpid)
+
+
+def i32_of(x: u64) -> i64:
+    """The low 32 bits as a signed int (pid_t arguments)."""
+    v = x & 0xFFFF_FFFF
+    if v >= 0x8000_0000:
+        return i64(v) - 0x1_0000_0000
+    return i64(v)
+
+
+def sys_waitid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """waitid(idtype, ident, infop, options, rusage)."""
+    which = a.a0
+    options = a.a3
+    if options & ~u64(WAITID_OPTIONS) != 0 or options & (WEXITED | WSTOPPED | WCONTINUED) == 0:
+        return -EINVAL
+    if which != P_ALL and which != P_PID and which != P_PGID:
+        return -EINVAL
+    ident = a.a1 & 0xFFFF_FFFF
+    if which == P_PGID and ident == 0:
+        ident = t.process.pgid
+    info: Siginfo = Siginfo()
+    c: ptr[Process] = NULL
+    r: i64 = 0
+    if options & WEXITED != 0:
+        r = wait_child(t, which, ident, options, addr_of(c))
+    elif options & WNOHANG == 0:
+        r = -ECHILD if not find_zombie(t.process, which, ident, addr_of(c)) else 0
+        while r == 0:   # stopped or continued children: not until job control
+            sched.sleep_on(addr_of(family.child_exit), 0)
+            if not find_zombie(t.process, which, ident, addr_of(c)):
+                r = -ECHILD
+    if r < 0:
+        return r
+    if r == 1:
+        w = c.exit_status
+        info.si_signo = SIGCHLD
+        info.si_code = CLD_KILLED if w & 0x7F != 0 else CLD_EXITED
+        info.fields[0] = c.pid | (u64(c.creds.uid) << 32)
+        info.fields[1] = w & 0x7F if w & 0x7F != 0 else (w >> 8) & 0xFF
+    if a.a2 != 0 and copy_to_user(a.a2, cast(ptr[u8], addr_of(info)), sizeof(Siginfo)) != 0:
+        return -EFAULT
+    if put_rusage(a.a4) != 0:
+        return -EFAULT
+    if r == 1 and options & WNOWAIT == 0:
+        family.reap(t.process, c)
+    return 0

@@ -10,7 +10,7 @@ Partial: no hard links (-EPERM: the host calls have none), no rename flags, no d
 from __future__ import annotations
 
 from qkernel import qcall
-from qkernel.abi import CREATE_EXCL, OPEN_WRITE
+from qkernel.abi import CREATE_EXCL, OPEN_WRITE, PAGE_SIZE
 from qkernel.dialect import NULL, Final, addr_of, cast, i64, ptr, u8, u64
 from qkernel.fs import lower, memfs
 from qkernel.fs.namei import FS_BUF
@@ -229,6 +229,25 @@ def f_read(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
     return i64(got)
 
 
+def f_kread(t: ptr[Task], f: ptr[File], dst: ptr[u8], n: u64, pos: u64) -> i64:
+    """The host reads into kernel memory, a page of dst at a time (contiguous within one)."""
+    h = data_handle(t, f)
+    if h < 0:
+        return h
+    got: u64 = 0
+    while got < n:
+        chunk = PAGE_SIZE - ((u64(dst) + got) & (PAGE_SIZE - 1))
+        if chunk > n - got:
+            chunk = n - got
+        r = qcall.file_pread(u64(h), dst + got, chunk, pos + got)
+        if r < 0:
+            return i64(got) if got > 0 else r
+        got += u64(r)
+        if u64(r) < chunk:
+            break
+    return i64(got)
+
+
 def f_write(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
     if f.priv == 0:
         return -EINVAL
@@ -318,7 +337,7 @@ def d_getdents(t: ptr[Task], f: ptr[File], buf: u64, count: u64) -> i64:
     return memfs.copy_out(buf, out, used)
 
 
-FILE_OPS: FileOps = FileOps(read=f_read, write=f_write, fstat=f_fstat, release=f_release,
+FILE_OPS: FileOps = FileOps(read=f_read, write=f_write, fstat=f_fstat, release=f_release, kread=f_kread,
                             llseek=f_llseek)
 DIR_OPS: FileOps = FileOps(read=d_read, getdents=d_getdents, llseek=f_llseek)
 

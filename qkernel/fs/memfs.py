@@ -365,6 +365,10 @@ def f_read(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
     return pagecache.read(t, f.inode, buf, n, pos)
 
 
+def f_kread(t: ptr[Task], f: ptr[File], dst: ptr[u8], n: u64, pos: u64) -> i64:
+    return pagecache.read_kernel(t, f.inode, dst, n, pos)
+
+
 def f_write(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
     i = f.inode
     if f.flags & O_APPEND != 0:
@@ -500,7 +504,7 @@ def list_lower(t: ptr[Task], f: ptr[File], out: ptr[u8], room: u64, used: ptr[u6
     return 0
 
 
-FILE_OPS: FileOps = FileOps(read=f_read, write=f_write, llseek=generic_llseek)
+FILE_OPS: FileOps = FileOps(read=f_read, write=f_write, llseek=generic_llseek, kread=f_kread)
 DIR_OPS: FileOps = FileOps(read=d_read, getdents=d_getdents, llseek=generic_llseek)
 
 

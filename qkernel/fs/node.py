@@ -58,6 +58,8 @@ class FileOps:
     release: fn[[ptr[File]], None]                                 # the last reference went
     llseek: fn[[ptr[File], i64, u64], i64]                         # (f, offset, whence)
     fstat: fn[[ptr[File], ptr[Stat]], i64]                         # NULL: the inode's stat
+    kread: fn[[ptr[Task], ptr[File], ptr[u8], u64, u64], i64]      # (t, f, kernel buf, count, offset):
+                                                                   # execve's reads; NULL: cannot run
 
 
 @struct

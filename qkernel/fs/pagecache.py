@@ -164,6 +164,51 @@ def read(t: ptr[Task], i: ptr[Inode], buf: u64, n: u64, pos: ptr[u64]) -> i64:
     return i64(done)
 
 
+def read_kernel(t: ptr[Task], i: ptr[Inode], dst: ptr[u8], n: u64, pos: u64) -> i64:
+    """read() into kernel memory (execve's image and headers): what it read or -errno. When
+    the cache is full the host reads straight into dst, a page of dst at a time (dst is
+    contiguous physically within each of its pages)."""
+    size = u64(i.st.st_size)
+    if pos >= size or n == 0:
+        return 0
+    if n > size - pos:
+        n = size - pos
+    upper = i.iflags & I_UPPER != 0
+    done: u64 = 0
+    while done < n:
+        at = pos + done
+        off = at % PAGE_SIZE
+        chunk = PAGE_SIZE - off
+        if chunk > n - done:
+            chunk = n - done
+        phys: u64 = 0
+        if upper:
+            phys = present(i, at // PAGE_SIZE)
+        else:
+            r = fill(t, i, at // PAGE_SIZE)
+            if r < 0:
+                return i64(done) if done > 0 else r
+            if r == 0:
+                room = PAGE_SIZE - ((u64(dst) + done) & (PAGE_SIZE - 1))
+                if chunk > room:
+                    chunk = room
+                h = lower.handle(i, t.scratch + PATH_BUF)
+                if h < 0:
+                    return i64(done) if done > 0 else h
+                got = qcall.file_pread(u64(h), dst + done, chunk, at)
+                if got <= 0:
+                    return i64(done) if done > 0 else got
+                done += u64(got)
+                continue
+            phys = u64(r)
+        if phys == 0:
+            memset(dst + done, 0, chunk)
+        else:
+            memcpy(dst + done, cast(ptr[u8], va(phys)) + off, chunk)
+        done += chunk
+    return i64(done)
+
+
 def clear_user(t: ptr[Task], buf: u64, n: u64) -> i64:
     memset(t.scratch, 0, n)
     return copy_to_user(buf, t.scratch, n)

@@ -96,3 +96,59 @@ class StackT:
     ss_flags: i32
     pad: i32
     ss_size: u64
+
+# si_code values of the fault signals (asm-generic/siginfo.h)
+ILL_ILLOPN: Final = 2
+FPE_INTDIV: Final = 1
+BUS_ADRERR: Final = 2
+TRAP_BRKPT: Final = 1
+UC_FP_XSTATE: Final = 1
+
+
+@struct
+class Sigcontext:
+    """struct sigcontext of x86-64 (the machine state in a signal frame), 256 bytes."""
+    r8: u64
+    r9: u64
+    r10: u64
+    r11: u64
+    r12: u64
+    r13: u64
+    r14: u64
+    r15: u64
+    rdi: u64
+    rsi: u64
+    rbp: u64
+    rbx: u64
+    rdx: u64
+    rax: u64
+    rcx: u64
+    rsp: u64
+    rip: u64
+    eflags: u64
+    csgsfs: u64          # cs, gs, fs, ss: four u16
+    err: u64
+    trapno: u64
+    oldmask: u64
+    cr2: u64
+    fpstate: u64         # the FXSAVE area's user address (0: none)
+    reserved1: array[u64, 8]
+
+
+@struct
+class Ucontext:
+    """The kernel's struct ucontext (asm/ucontext.h): what a SA_SIGINFO handler's third
+    argument points at."""
+    uc_flags: u64
+    uc_link: u64
+    uc_stack: StackT
+    uc_mcontext: Sigcontext
+    uc_sigmask: u64
+
+
+@struct
+class RtSigframe:
+    """x86-64's struct rt_sigframe: at the handler's rsp (the return address first)."""
+    pretcode: u64
+    uc: Ucontext
+    info: Siginfo

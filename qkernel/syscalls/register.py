@@ -11,7 +11,7 @@ from __future__ import annotations
 from qkernel.dialect import NULL, u8
 from qkernel.linux import sysno as n
 from qkernel.syscalls import (sys_attr, sys_clone, sys_dir, sys_fd, sys_info, sys_io, sys_mm, sys_path,
-                              sys_pipe, sys_poll, sys_statfs, sys_time, sys_wait)
+                              sys_exec, sys_pipe, sys_poll, sys_statfs, sys_time, sys_wait)
 from qkernel.syscalls import sys_process as p
 from qkernel.syscalls.table import STATUS_ENOSYS, STATUS_PARTIAL, STATUS_SUPPORTED, register
 
@@ -98,6 +98,8 @@ def register_all() -> None:
     register(n.SYS_exit_group, sys_wait.sys_exit_group, S, b"")
     register(n.SYS_wait4, sys_wait.sys_wait4, P, b"exited children only (no stop/continue yet); rusage zero")
     register(n.SYS_waitid, sys_wait.sys_waitid, P, b"exited children only (no stop/continue yet); rusage zero")
+    register(n.SYS_execve, sys_exec.sys_execve, P, b"static programs (dynamic ones: ELIBACC until ld.so runs)")
+    register(n.SYS_execveat, sys_exec.sys_execveat, P, b"no AT_EMPTY_PATH (fexecve) yet; static programs")
     register(n.SYS_fork, sys_clone.sys_fork, S, b"")
     register(n.SYS_vfork, sys_clone.sys_vfork, S, b"")
     register(n.SYS_clone, sys_clone.sys_clone, P, b"processes only (no CLONE_THREAD yet); CLONE_FILES/CLONE_FS copy")
@@ -152,7 +154,6 @@ def register_all() -> None:
     register(n.SYS_madvise, sys_mm.sys_madvise, P, b"DONTNEED/FREE drop pages; hints accepted")
     # ---- not yet: what brings them
     register(n.SYS_rseq, NULL, X, b"optional: the libcs fall back")
-    register(n.SYS_execve, NULL, X, b"execve (processes issue)")
     register(n.SYS_kill, NULL, X, b"signals (processes issue)")
     register(n.SYS_rt_sigaction, NULL, X, b"signals (processes issue)")
     register(n.SYS_rt_sigprocmask, NULL, X, b"signals (processes issue)")

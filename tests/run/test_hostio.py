@@ -48,18 +48,22 @@ def test_a_read_waiting_for_input_parks_the_task(kernel, platform, tmp_path):
     out = tmp_path / "out"
 
     def late_writer():
-        time.sleep(0.3)  # the program is parked in read(0) by then
+        # once the program has started (its first line is out), it soon parks in read(0)
+        deadline = time.monotonic() + 60
+        while not (out.exists() and out.read_bytes().startswith(b"ready\n")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)
         os.write(w_fd, b"late line\n")
         os.close(w_fd)
 
     writer = threading.Thread(target=late_writer)
     writer.start()
     with open(out, "wb") as f:
-        res = run(kernel, platform, ["cat"], r_fd, f.fileno())
+        res = run(kernel, platform, ["sh", "-c", "echo ready; read line; echo \"$line\""], r_fd, f.fileno())
     writer.join()
     os.close(r_fd)
     assert res.status == 0, res.log
-    assert out.read_bytes() == b"late line\n"
+    assert out.read_bytes() == b"ready\nlate line\n"
     assert res.qcalls.get(K.QCALL_RING_SETUP) == 1
     assert K.QCALL_CONSOLE_READ not in res.qcalls       # served on the ring, not by an exit
     assert res.qcalls.get(K.QCALL_RING_WAIT, 0) >= 1   # the idle task waited for it

@@ -224,6 +224,39 @@ pf_stub_flat:
 1:  jmp isr_stubs + 14 * 16
     .size pf_stub_flat, .-pf_stub_flat
 
+# bp_stub_flat  flat mode's #BP gate (CPL 0, on IST1). The CPL 3 kernel's doorbell
+#               (qkernel/arch/priv.py: int3 with pending_op set) is served here in a dozen
+#               emulated instructions: the CR3 load or invlpg, then iretq. Anything else (a
+#               program's int3) takes the ordinary stub, isr_stubs + 3 * 16. Going through
+#               trap_dispatch instead cost ~200 us per address-space switch on kvm_pvm.
+    .globl bp_stub_flat
+    .type bp_stub_flat,@function
+    .balign 16
+bp_stub_flat:
+    testb $3, 8(%rsp)
+    jz 3f
+    cmpq $0, (%rsp)
+    jge 3f                  # a user-half rip: the program's own int3
+    pushq %rax
+    movq qkernel.arch.priv.pending_op(%rip), %rax
+    cmpq $2, %rax           # OP_WRITE_CR3
+    jne 1f
+    movq $0, qkernel.arch.priv.pending_op(%rip)
+    movq qkernel.arch.priv.pending_arg(%rip), %rax
+    movq %rax, %cr3
+    popq %rax
+    iretq
+1:  cmpq $1, %rax           # OP_INVLPG
+    jne 2f
+    movq $0, qkernel.arch.priv.pending_op(%rip)
+    movq qkernel.arch.priv.pending_arg(%rip), %rax
+    invlpg (%rax)
+    popq %rax
+    iretq
+2:  popq %rax
+3:  jmp isr_stubs + 3 * 16
+    .size bp_stub_flat, .-bp_stub_flat
+
 # pf_entry_flat  (CPL 3, on the syscall stack, every register the program's) builds a TrapFrame
 #                with vector PF_MARK (0x300) from the stash, calls trap_dispatch, and returns to
 #                the program with every register restored (rip through memory: no scratch).

@@ -42,8 +42,10 @@ def set_gate(vector: u64, handler: u64, type_attr: u8) -> None:
 
 
 def use_flat_page_faults() -> None:
-    """Flat mode: #PF goes to boot/entry.S pf_stub_flat, which bounces program faults to CPL 3."""
+    """Flat mode: #PF goes to boot/entry.S pf_stub_flat, which bounces program faults to CPL 3,
+    and #BP to bp_stub_flat, which serves the CPL 3 kernel's CR3 and invlpg doorbell."""
     set_gate(14, asm("leaq pf_stub_flat(%rip), $0", "=r"), GATE_INTERRUPT)
+    set_gate(3, asm("leaq bp_stub_flat(%rip), $0", "=r"), GATE_USER)
 
 
 def init() -> None:

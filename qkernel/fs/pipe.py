@@ -15,7 +15,8 @@ from qkernel.abi import PAGE_SIZE
 from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, ptr, sizeof, struct, u8, u64
 from qkernel.fs import poll as poll_wait
 from qkernel.fs.node import File, FileOps, free_inode, fput, new_file, new_inode
-from qkernel.linux.errno import EAGAIN, EFAULT, ENFILE, ENOMEM, ENOTTY, EPIPE
+from qkernel.linux.errno import EAGAIN, EFAULT, ENFILE, ENOMEM, ENOTTY, EPIPE, ERESTARTSYS
+from qkernel.linux.signal import SI_USER, SIGPIPE
 from qkernel.linux.fcntl import O_ACCMODE, O_NONBLOCK, O_RDONLY, O_WRONLY
 from qkernel.linux.stat import S_IFIFO
 from qkernel.linux.tty import FIONREAD
@@ -23,7 +24,7 @@ from qkernel.linux.uio import POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POL
 from qkernel.mm import frames, kalloc
 from qkernel.mm.addr import va
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
-from qkernel.task import sched
+from qkernel.task import sched, signals
 from qkernel.task.task import Task, WaitQueue
 
 PIPE_PAGES: Final = 16
@@ -79,6 +80,8 @@ def p_read(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
             return 0
         if f.flags & O_NONBLOCK != 0:
             return -EAGAIN
+        if signals.pending(t):
+            return -ERESTARTSYS
         sched.sleep_on(addr_of(pp.rd_wq), 0)
     done: u64 = 0
     while done < n and pp.count > 0:
@@ -105,7 +108,10 @@ def p_write(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
     done: u64 = 0
     while done < n:
         if pp.readers == 0:
-            return i64(done) if done > 0 else -EPIPE
+            if done > 0:
+                return i64(done)
+            signals.send(t, SIGPIPE, SI_USER, 0, 0)
+            return -EPIPE
         room = PIPE_SIZE - pp.count
         need: u64 = 1
         if n - done <= PIPE_BUF:
@@ -113,6 +119,8 @@ def p_write(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
         if room < need:
             if f.flags & O_NONBLOCK != 0:
                 return i64(done) if done > 0 else -EAGAIN
+            if signals.pending(t):
+                return i64(done) if done > 0 else -ERESTARTSYS
             sched.sleep_on(addr_of(pp.wr_wq), 0)
             continue
         while done < n and pp.count < PIPE_SIZE:

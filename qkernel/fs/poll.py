@@ -13,7 +13,7 @@ from qkernel import qcall
 from qkernel.dialect import NULL, Final, addr_of, i64, ptr, u64
 from qkernel.fs.node import File
 from qkernel.linux.uio import POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM
-from qkernel.task import hostio, sched
+from qkernel.task import hostio, sched, signals
 from qkernel.task.task import Task, WaitQueue
 
 DEFAULT_MASK: Final = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
@@ -47,7 +47,10 @@ def deadline_after(ns: i64) -> i64:
 
 
 def wait(t: ptr[Task], deadline: i64) -> bool:
-    """Parks t until something may have changed; False once the deadline has passed."""
+    """Parks t until something may have changed; False once the deadline has passed or a
+    signal is pending (the caller returns -EINTR then: signals.pending)."""
+    if signals.pending(t):
+        return False
     if deadline == FOREVER:
         sched.sleep_on(addr_of(pollers), 0)
         return True

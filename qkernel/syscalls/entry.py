@@ -9,14 +9,16 @@ from qkernel import qcall
 from qkernel.abi import LOG_INFO, LOG_WARN
 from qkernel.arch import trap
 from qkernel.arch.frame import TrapFrame
-from qkernel.dialect import Final, addr_of, i64, kfmt, ptr, u64
+from qkernel.dialect import NULL, Final, addr_of, i32, i64, kfmt, ptr, u64
 from qkernel.klog import finish, start
 from qkernel.lib import fmt
 from qkernel.linux import errno
 from qkernel.linux.errno import ENOMEM, ERESTART_RESTARTBLOCK, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS
-from qkernel.linux.signal import SIGBUS, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGTRAP
-from qkernel.mm import fault
-from qkernel.syscalls import table
+from qkernel.linux.signal import (BUS_ADRERR, FPE_INTDIV, ILL_ILLOPN, SEGV_ACCERR, SEGV_MAPERR,
+                                  SI_KERNEL, SIGBUS, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGTRAP)
+from qkernel.linux.sysno import SYS_rt_sigreturn
+from qkernel.mm import fault, vma
+from qkernel.syscalls import sys_signal, table
 from qkernel.syscalls.sys_wait import exit_process
 from qkernel.syscalls.table import STATUS_SUPPORTED, SyscallArgs
 from qkernel.task import sched, task
@@ -88,21 +90,28 @@ def syscall_trap(frame: ptr[TrapFrame]) -> None:
     result = table.dispatch(t, addr_of(args))
     if strace:
         _trace(args.nr, frame, result)
-    if is_restart(result):
-        frame.rip -= SYSCALL_INSN_LEN  # rax still holds the number
+    if is_restart(result) and args.nr != SYS_rt_sigreturn:
+        frame.rip -= SYSCALL_INSN_LEN  # rax still holds the number (a handler may make it EINTR)
     else:
         frame.rax = u64(result)
+        result = 0
     sched.preempt_point()  # the return to user mode: where a slice that ran out switches
+    if t.sigpending != 0 or t.restore_sigmask:
+        sys_signal.deliver(t, frame, result)
 
 
 def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
     """A fault in the program: a page fault the address space can serve (stack growth, pages
     not populated yet) resumes it; otherwise the signal Linux would send, and with no handler
     yet, the process's death by it (SIGKILL when memory is exhausted, as the OOM killer)."""
+    t = task.current
+    addr = trap.fault_address()
     if vector == VEC_PF:
-        r = fault.handle_fault(task.current.process.mm, trap.fault_address(), frame.error & PF_WRITE != 0,
+        r = fault.handle_fault(t.process.mm, addr, frame.error & PF_WRITE != 0,
                              frame.error & PF_FETCH != 0)
         if r == 0:
+            if t.sigpending != 0:
+                sys_signal.deliver(t, frame, 0)
             return
         if r == -ENOMEM:
             p = task.current.process
@@ -111,15 +120,30 @@ def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
             finish(LOG_WARN)
             exit_process(task.current, SIGKILL)
     sig: u64 = SIGSEGV
-    if vector == 0 or vector == 16 or vector == 19:
+    code: i32 = SI_KERNEL       # #GP and the rest: no address (Linux's SI_KERNEL, si_addr 0)
+    info: u64 = 0
+    if vector == VEC_PF:
+        code = SEGV_ACCERR if vma.find(t.process.mm, addr) != NULL else SEGV_MAPERR
+        info = addr
+    elif vector == 0:
         sig = SIGFPE
+        code = FPE_INTDIV
+        info = frame.rip
+    elif vector == 16 or vector == 19:
+        sig = SIGFPE
+        code = 0
+        info = frame.rip
     elif vector == 6:
         sig = SIGILL
+        code = ILL_ILLOPN
+        info = frame.rip
     elif vector == 1 or vector == 3:
         sig = SIGTRAP
     elif vector == 17:
         sig = SIGBUS
-    kfmt(start(LOG_INFO), b"program killed by signal %u: vector %u at rip=%x cr2=%x error=%x",
-         sig, vector, frame.rip, trap.fault_address(), frame.error)
+        code = BUS_ADRERR
+        info = addr
+    kfmt(start(LOG_INFO), b"pid %u: signal %u from vector %u at rip=%x cr2=%x error=%x",
+         t.process.pid, sig, vector, frame.rip, addr, frame.error)
     finish(LOG_INFO)
-    exit_process(task.current, sig)
+    sys_signal.force_fault(t, frame, sig, code, info)

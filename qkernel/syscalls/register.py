@@ -11,7 +11,8 @@ from __future__ import annotations
 from qkernel.dialect import NULL, u8
 from qkernel.linux import sysno as n
 from qkernel.syscalls import (sys_attr, sys_clone, sys_dir, sys_fd, sys_info, sys_io, sys_mm, sys_path,
-                              sys_exec, sys_pipe, sys_poll, sys_statfs, sys_time, sys_wait)
+                              sys_exec, sys_futex, sys_pipe, sys_poll, sys_signal, sys_statfs, sys_time,
+                              sys_wait)
 from qkernel.syscalls import sys_process as p
 from qkernel.syscalls.table import STATUS_ENOSYS, STATUS_PARTIAL, STATUS_SUPPORTED, register
 
@@ -94,7 +95,7 @@ def register_all() -> None:
     register(n.SYS_syncfs, sys_attr.sys_syncfs, S, b"")
     register(n.SYS_sync, sys_attr.sys_sync, S, b"")
     # ---- processes (sys_process.py)
-    register(n.SYS_exit, sys_wait.sys_exit, P, b"one thread per process: exit ends the process")
+    register(n.SYS_exit, sys_wait.sys_exit, S, b"")
     register(n.SYS_exit_group, sys_wait.sys_exit_group, S, b"")
     register(n.SYS_wait4, sys_wait.sys_wait4, P, b"exited children only (no stop/continue yet); rusage zero")
     register(n.SYS_waitid, sys_wait.sys_waitid, P, b"exited children only (no stop/continue yet); rusage zero")
@@ -102,9 +103,20 @@ def register_all() -> None:
     register(n.SYS_execveat, sys_exec.sys_execveat, P, b"no AT_EMPTY_PATH (fexecve) yet; static programs")
     register(n.SYS_fork, sys_clone.sys_fork, S, b"")
     register(n.SYS_vfork, sys_clone.sys_vfork, S, b"")
-    register(n.SYS_clone, sys_clone.sys_clone, P, b"processes only (no CLONE_THREAD yet); CLONE_FILES/CLONE_FS copy")
-    register(n.SYS_clone3, sys_clone.sys_clone3, P, b"processes only (no CLONE_THREAD, pidfd or set_tid yet)")
+    register(n.SYS_clone, sys_clone.sys_clone, P, b"CLONE_FILES/CLONE_FS copy unless CLONE_THREAD")
+    register(n.SYS_clone3, sys_clone.sys_clone3, P, b"no pidfd or set_tid yet")
     register(n.SYS_setsid, p.sys_setsid, S, b"")
+    # ---- signals (sys_signal.py)
+    register(n.SYS_rt_sigaction, sys_signal.sys_rt_sigaction, S, b"")
+    register(n.SYS_rt_sigprocmask, sys_signal.sys_rt_sigprocmask, S, b"")
+    register(n.SYS_rt_sigpending, sys_signal.sys_rt_sigpending, S, b"")
+    register(n.SYS_rt_sigsuspend, sys_signal.sys_rt_sigsuspend, S, b"")
+    register(n.SYS_pause, sys_signal.sys_pause, S, b"")
+    register(n.SYS_rt_sigreturn, sys_signal.sys_rt_sigreturn, S, b"")
+    register(n.SYS_sigaltstack, sys_signal.sys_sigaltstack, S, b"")
+    register(n.SYS_kill, sys_signal.sys_kill, P, b"real-time signals do not queue; stop/continue ignored")
+    register(n.SYS_tgkill, sys_signal.sys_tgkill, P, b"real-time signals do not queue; stop/continue ignored")
+    register(n.SYS_tkill, sys_signal.sys_tkill, P, b"real-time signals do not queue; stop/continue ignored")
     register(n.SYS_setpgid, p.sys_setpgid, S, b"")
     register(n.SYS_getpid, p.sys_getpid, S, b"")
     register(n.SYS_gettid, p.sys_gettid, S, b"")
@@ -154,10 +166,7 @@ def register_all() -> None:
     register(n.SYS_madvise, sys_mm.sys_madvise, P, b"DONTNEED/FREE drop pages; hints accepted")
     # ---- not yet: what brings them
     register(n.SYS_rseq, NULL, X, b"optional: the libcs fall back")
-    register(n.SYS_kill, NULL, X, b"signals (processes issue)")
-    register(n.SYS_rt_sigaction, NULL, X, b"signals (processes issue)")
-    register(n.SYS_rt_sigprocmask, NULL, X, b"signals (processes issue)")
-    register(n.SYS_sigaltstack, NULL, X, b"signals (processes issue)")
-    register(n.SYS_futex, NULL, X, b"futex (processes issue)")
+    register(n.SYS_futex, sys_futex.sys_futex, P, b"no PI futexes; timed waits look every 10 ms")
+    register(n.SYS_get_robust_list, sys_futex.sys_get_robust_list, S, b"")
     register(n.SYS_epoll_create1, NULL, X, b"epoll (processes issue)")
     register(n.SYS_socket, NULL, X, b"sockets (networking issue)")

@@ -8,9 +8,10 @@ its kernel stack, rax = 0, and its first switch resumes at boot/entry.S's return
 program (arch.syscall.return_address), so the child returns from the same `syscall` with 0.
 
 CLONE_VFORK parks the parent until the child execs or exits (sys_wait.release_vfork).
-Not yet: CLONE_THREAD (threads: -EINVAL, so pthread_create fails visibly instead of running
-wrong), CLONE_FILES and CLONE_FS share nothing (the child gets copies), CLONE_PIDFD and
-clone3's set_tid (-EINVAL). Namespaces (CLONE_NEW*) are -EINVAL: the sandbox is one.
+CLONE_THREAD makes a thread instead (new_thread): a Task of the same Process, linked in its
+chain (Task.thread_next from Process.leader), with its own stack and TLS.
+Not yet: CLONE_FILES and CLONE_FS without CLONE_THREAD share nothing (the child gets copies),
+CLONE_PIDFD and clone3's set_tid (-EINVAL). Namespaces (CLONE_NEW*) are -EINVAL: the sandbox is one.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from qkernel.arch.frame import TrapFrame
 from qkernel.dialect import NULL, Final, addr_of, cast, i64, memcpy, ptr, sizeof, struct, u8, u32, u64
 from qkernel.fs import fdtable
 from qkernel.linux.errno import EAGAIN, EFAULT, EINVAL, ENOMEM, EPERM
-from qkernel.linux.sched import (CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_FILES, CLONE_FS,
+from qkernel.linux.sched import (CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_DETACHED, CLONE_FILES, CLONE_FS,
                                  CLONE_IO, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
                                  CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT,
                                  CLONE_PARENT_SETTID, CLONE_PIDFD, CLONE_PTRACE, CLONE_SETTLS,
                                  CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_UNTRACED,
                                  CLONE_VFORK, CLONE_VM, CSIGNAL)
 from qkernel.linux.resource import Rlimit
-from qkernel.linux.signal import SIGCHLD
+from qkernel.linux.signal import NSIG, SIGCHLD, KSigaction
 from qkernel.linux.utsname import TASK_COMM_LEN
 from qkernel.mm import mmap
 from qkernel.mm.pagetable import USER_TOP
@@ -44,7 +45,7 @@ CLONE_NEW_ANY: Final = (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEW
 CLONE_KNOWN: Final = (CSIGNAL | CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_PIDFD
                       | CLONE_PTRACE | CLONE_VFORK | CLONE_PARENT | CLONE_THREAD | CLONE_SYSVSEM
                       | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID
-                      | CLONE_UNTRACED | CLONE_CHILD_SETTID | CLONE_IO | CLONE_NEW_ANY)
+                      | CLONE_UNTRACED | CLONE_CHILD_SETTID | CLONE_IO | CLONE_DETACHED | CLONE_NEW_ANY)
 
 
 @struct
@@ -96,6 +97,8 @@ def copy_fields(c: ptr[Process], p: ptr[Process]) -> None:
     c.cwd_mnt = p.cwd_mnt
     c.cwd_dentry = p.cwd_dentry
     c.start_ns = p.start_ns
+    memcpy(cast(ptr[u8], addr_of(c.sigactions[0])), cast(ptr[u8], addr_of(p.sigactions[0])),
+           NSIG * sizeof(KSigaction))
 
 
 def abandon(c: ptr[Process], ct: ptr[Task]) -> None:
@@ -113,13 +116,16 @@ def do_fork(t: ptr[Task], flags: u64, sp: u64, ptid: u64, ctid: u64, tls: u64) -
     """The common path of fork, vfork, clone and clone3: the child's pid or -errno."""
     if flags & ~u64(CLONE_KNOWN) != 0 or flags & CLONE_NEW_ANY != 0:
         return -EINVAL
-    if flags & CLONE_THREAD != 0:
-        return -EINVAL      # threads: not yet (see the module docstring)
     if flags & CLONE_SIGHAND != 0 and flags & CLONE_VM == 0:
+        return -EINVAL
+    if flags & CLONE_THREAD != 0 and flags & CLONE_SIGHAND == 0:
         return -EINVAL
     if flags & CLONE_SETTLS != 0 and tls >= USER_TOP:
         return -EPERM
     p = t.process
+    family.free_dead()
+    if flags & CLONE_THREAD != 0:
+        return new_thread(t, flags, sp, ptid, ctid, tls)
     c = task.new_process()
     if c == NULL:
         return -EAGAIN
@@ -142,6 +148,10 @@ def do_fork(t: ptr[Task], flags: u64, sp: u64, ptid: u64, ctid: u64, tls: u64) -
         return -ENOMEM
     child_frame(ct, t.frame, sp)
     ct.sigmask = t.sigmask
+    if flags & CLONE_VM == 0 or flags & CLONE_VFORK != 0:
+        ct.altstack_sp = t.altstack_sp       # the alternate stack is inherited unless the
+        ct.altstack_size = t.altstack_size   # child shares memory without vfork
+        ct.altstack_flags = t.altstack_flags
     ct.fs_base = tls if flags & CLONE_SETTLS != 0 else t.fs_base
     if flags & CLONE_CHILD_CLEARTID != 0:
         ct.clear_child_tid = ctid
@@ -160,6 +170,32 @@ def do_fork(t: ptr[Task], flags: u64, sp: u64, ptid: u64, ctid: u64, tls: u64) -
         while c.vfork_parent != 0:
             sched.sleep_on(addr_of(family.vfork_done), 0)
     return i64(pid)
+
+
+def new_thread(t: ptr[Task], flags: u64, sp: u64, ptid: u64, ctid: u64, tls: u64) -> i64:
+    """CLONE_THREAD: a task of t's process (its memory, descriptors and dispositions), on
+    stack sp with thread pointer tls; its tid, or -EAGAIN."""
+    p = t.process
+    if p.group_exit != 0:
+        return -EAGAIN
+    ct = task.new_task(p, task.alloc_pid())
+    if ct == NULL:
+        return -EAGAIN
+    child_frame(ct, t.frame, sp)
+    ct.sigmask = t.sigmask
+    ct.fs_base = tls if flags & CLONE_SETTLS != 0 else t.fs_base
+    if flags & CLONE_CHILD_CLEARTID != 0:
+        ct.clear_child_tid = ctid
+    tid32: u32 = u32(ct.tid)
+    if flags & CLONE_PARENT_SETTID != 0:
+        copy_to_user(ptid, cast(ptr[u8], addr_of(tid32)), 4)
+    if flags & CLONE_CHILD_SETTID != 0:
+        copy_to_user(ctid, cast(ptr[u8], addr_of(tid32)), 4)
+    first = family.first_thread(p)
+    ct.thread_next = first.thread_next
+    first.thread_next = ct
+    sched.enqueue(ct)
+    return i64(ct.tid)
 
 
 def sys_fork(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:

@@ -35,9 +35,9 @@ from qkernel.loader import elf, stack
 from qkernel.mm import frames, mmap, pagetable, vma
 from qkernel.mm.addr import va
 from qkernel.mm.uaccess import copy_from_user, copy_to_user, strncpy_from_user
-from qkernel.syscalls.sys_wait import drop_mm, exit_process, release_vfork
+from qkernel.syscalls.sys_wait import drop_mm, exit_process, kill_others, release_vfork
 from qkernel.syscalls.table import SyscallArgs
-from qkernel.task import task
+from qkernel.task import family, sched, signals, task
 from qkernel.task.process import set_exe, set_name_from_path
 from qkernel.task.task import Task
 
@@ -387,6 +387,10 @@ def commit(t: ptr[Task], w: ptr[ExecWork], space: ptr[vma.AddressSpace], b: ptr[
     p.env_start = prm.env_start
     p.env_end = prm.env_end
     fdtable.close_on_exec(p)
+    signals.reset_on_exec(p)
+    t.altstack_sp = 0
+    t.altstack_size = 0
+    t.altstack_flags = 0
     t.fs_base = 0
     percpu.set_fs_base(0)
     t.clear_child_tid = 0
@@ -447,6 +451,7 @@ def exec_file(t: ptr[Task], w: ptr[ExecWork], begin: ptr[namei.Path], b: ptr[Arg
         free_pages(stk, stk_pages)
         return rsp
     p = t.process
+    de_thread(t)
     el = namei.d_path(addr_of(w.nd.path), addr_of(w.exe[0]), 256)
     if el > 0:
         set_exe(p, addr_of(w.exe[0]), u64(el))
@@ -456,6 +461,23 @@ def exec_file(t: ptr[Task], w: ptr[ExecWork], begin: ptr[namei.Path], b: ptr[Arg
     commit(t, w, space, b, stk, stk_len, u64(rsp))
     free_pages(stk, stk_pages)
     return 0
+
+
+def de_thread(t: ptr[Task]) -> None:
+    """Every other thread of t's process ends before the image changes; t becomes the first
+    thread, with the pid as its tid (fs/exec.c de_thread)."""
+    p = t.process
+    if p.nthreads > 1:
+        kill_others(p, t, True)
+        while p.nthreads > 1:
+            sched.sleep_on(addr_of(family.thread_exit), 0)
+    first = family.first_thread(p)
+    if first != t:
+        first.thread_next = NULL
+        family.bury_task(first)
+        p.leader = u64(t)
+        t.thread_next = NULL
+        t.tid = p.pid
 
 
 def new_work() -> ptr[ExecWork]:

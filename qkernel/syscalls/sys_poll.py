@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from qkernel.dialect import NULL, Final, addr_of, array, cast, i16, i32, i64, memset, ptr, sizeof, u8, u64
 from qkernel.fs import fdtable, poll
-from qkernel.linux.errno import EBADF, EFAULT, EINVAL
+from qkernel.linux.errno import EBADF, EFAULT, EINVAL, ERESTARTNOHAND
 from qkernel.linux.time import NSEC_PER_SEC, NSEC_PER_USEC, Timespec, Timeval
 from qkernel.linux.uio import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, Pollfd
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
 from qkernel.syscalls.table import SyscallArgs
+from qkernel.task import signals
 from qkernel.task.task import Task
 
 CHUNK: Final = 64                  # pollfds copied in at a time (on the kernel stack)
@@ -66,7 +67,7 @@ def do_poll(t: ptr[Task], ufds: u64, nfds: u64, deadline: i64) -> i64:
         if r != 0:
             return r
         if not poll.wait(t, deadline):
-            return 0
+            return -ERESTARTNOHAND if signals.pending(t) else 0
 
 
 def sys_poll(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
@@ -177,6 +178,8 @@ def do_select(t: ptr[Task], nfds: u64, sets: ptr[u64], deadline: i64) -> i64:
         if r != 0:
             break
         if not poll.wait(t, deadline):
+            if signals.pending(t):
+                r = -ERESTARTNOHAND
             break
     if r < 0:
         return r

@@ -14,19 +14,20 @@ from __future__ import annotations
 
 from qkernel import qcall
 from qkernel.arch import priv
-from qkernel.dialect import NULL, Final, addr_of, cast, i64, ptr, sizeof, u8, u32, u64
+from qkernel.dialect import NULL, Final, addr_of, cast, i32, i64, ptr, sizeof, u8, u32, u64
 from qkernel.fs import fdtable
-from qkernel.linux.errno import ECHILD, EFAULT, EINVAL
+from qkernel.linux.errno import ECHILD, EFAULT, EINVAL, ERESTARTSYS
 from qkernel.linux.resource import Rusage
 from qkernel.linux.sched import (P_ALL, P_PGID, P_PID, WALL, WCLONE, WCONTINUED, WEXITED, WNOHANG,
                                  WNOTHREAD, WNOWAIT, WSTOPPED, WUNTRACED)
-from qkernel.linux.signal import CLD_EXITED, CLD_KILLED, SIGCHLD, Siginfo
+from qkernel.linux.signal import CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SIG_IGN, SIGCHLD, SIGKILL, Siginfo
 from qkernel.mm import pagetable, vma
 from qkernel.mm.uaccess import copy_to_user
+from qkernel.syscalls import sys_futex
 from qkernel.syscalls.table import SyscallArgs
-from qkernel.task import family, sched, task
+from qkernel.task import family, sched, signals, task
 from qkernel.task.process import PROC_ZOMBIE, Process
-from qkernel.task.task import Task
+from qkernel.task.task import TASK_ZOMBIE, Task
 
 WAIT4_OPTIONS: Final = WNOHANG | WUNTRACED | WCONTINUED | WALL | WCLONE | WNOTHREAD
 WAITID_OPTIONS: Final = WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WALL | WCLONE | WNOTHREAD
@@ -64,23 +65,80 @@ def drop_mm(p: ptr[Process]) -> None:
 
 
 def exit_process(t: ptr[Task], wstatus: u64) -> None:
-    """Ends t's process with `wstatus`; never returns."""
+    """Ends t's process with `wstatus` (exit_group, a fatal signal): every other thread gets
+    SIGKILL and ends at its next return to the program; the last one out ends the process.
+    Never returns."""
     p = t.process
     if p == family.init_process or family.init_process == NULL:
         qcall.exit_sandbox(sandbox_status(wstatus))
+    if t.doomed:
+        exit_thread(t)
+    if p.group_exit == 0:
+        p.group_exit = 1
+        p.exit_status = wstatus
+        kill_others(p, t, False)
+    exit_thread(t)
+
+
+def kill_others(p: ptr[Process], t: ptr[Task], doom: bool) -> None:
+    """SIGKILL to every live thread of p but t (doom: they end without ending p: execve)."""
+    c = family.first_thread(p)
+    while c != NULL:
+        if c != t and c.state != TASK_ZOMBIE:
+            c.doomed = doom
+            signals.send(c, SIGKILL, 0, 0, 0)
+        c = c.thread_next
+
+
+def exit_thread(t: ptr[Task]) -> None:
+    """Ends thread t: its robust futexes and CLONE_CHILD_CLEARTID word are released; the
+    last thread of the process ends the process (with p.exit_status). Never returns."""
+    p = t.process
+    sys_futex.release(t)
+    if p.nthreads > 1:
+        if t != family.first_thread(p):
+            family.unlink_thread(p, t)
+            family.bury_task(t)
+        sched.wake_all(addr_of(family.thread_exit))
+        sched.exit_current()
+    if t != family.first_thread(p):
+        family.unlink_thread(p, t)
+        family.bury_task(t)
+    wstatus = p.exit_status
     fdtable.close_all(p)
     fdtable.release_table(p)
     release_vfork(p)
     drop_mm(p)
     family.reparent_children(p)
-    p.exit_status = wstatus
     p.state = PROC_ZOMBIE
+    notify_parent(p, wstatus)
     sched.wake_all(addr_of(family.child_exit))
     sched.exit_current()
 
 
+def notify_parent(p: ptr[Process], wstatus: u64) -> None:
+    """The exit signal (SIGCHLD) to the parent; a parent that ignores SIGCHLD or set
+    SA_NOCLDWAIT gets no zombie (the child is reaped at once, as Linux)."""
+    parent = p.parent
+    if parent == NULL:
+        family.bury(p)
+        return
+    killed = wstatus & 0x7F != 0
+    if p.exit_signal != 0:
+        info_status = wstatus & 0x7F if killed else (wstatus >> 8) & 0xFF
+        signals.send_process(parent, p.exit_signal, i32(CLD_KILLED if killed else CLD_EXITED),
+                             p.pid | (u64(p.creds.uid) << 32), info_status)
+    act = signals.action(parent, SIGCHLD)
+    if act.handler == SIG_IGN or act.flags & SA_NOCLDWAIT != 0:
+        family.unlink_child(parent, p)
+        family.bury(p)
+
+
 def sys_exit(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    """One thread per process today: the thread's exit ends the process."""
+    """The calling thread ends; the last one's exit status is the process's."""
+    p = t.process
+    if p.nthreads > 1 or p.group_exit != 0:
+        exit_thread(t)
     exit_process(t, exited(a.a0))
     return 0
 
@@ -119,6 +177,7 @@ def wait_child(t: ptr[Task], which: u64, ident: u64, options: u64, out: ptr[ptr[
     """Waits for a matching child to become a zombie: 1 with out[0] set, 0 (WNOHANG and none
     yet), or -ECHILD."""
     p = t.process
+    family.free_dead()
     while True:
         if not find_zombie(p, which, ident, out):
             return -ECHILD
@@ -126,6 +185,8 @@ def wait_child(t: ptr[Task], which: u64, ident: u64, options: u64, out: ptr[ptr[
             return 1
         if options & WNOHANG != 0:
             return 0
+        if signals.pending(t):
+            return -ERESTARTSYS
         sched.sleep_on(addr_of(family.child_exit), 0)
 
 
@@ -194,6 +255,8 @@ def sys_waitid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     elif options & WNOHANG == 0:
         r = -ECHILD if not find_zombie(t.process, which, ident, addr_of(c)) else 0
         while r == 0:   # stopped or continued children: not until job control
+            if signals.pending(t):
+                return -ERESTARTSYS
             sched.sleep_on(addr_of(family.child_exit), 0)
             if not find_zombie(t.process, which, ident, addr_of(c)):
                 r = -ECHILD

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from qkernel.dialect import NULL, addr_of, cast, ptr, u64
 from qkernel.task import task
-from qkernel.task.process import Process
-from qkernel.task.task import Task, WaitQueue
+from qkernel.task.process import PROC_ZOMBIE, Process
+from qkernel.task.task import TASK_ZOMBIE, Task, WaitQueue
 
 init_process: ptr[Process] = NULL
 child_exit: WaitQueue = WaitQueue()
 vfork_done: WaitQueue = WaitQueue()   # vfork parents, until their child execs or exits
+dead: ptr[Process] = NULL             # zombies nobody waits for, freed by the next live task
+dead_tasks: ptr[Task] = NULL          # ended threads (not first threads), freed likewise
+thread_exit: WaitQueue = WaitQueue()  # an execve waiting for its process's other threads to end
 
 
 def link_child(parent: ptr[Process], c: ptr[Process]) -> None:
@@ -77,6 +80,64 @@ def next_in_tree(p: ptr[Process]) -> ptr[Process]:
             return p.next_sibling
         p = p.parent
     return NULL
+
+
+def bury(p: ptr[Process]) -> None:
+    """A zombie no parent will collect (it still runs on its own stack: freed later)."""
+    global dead
+    p.next_sibling = dead
+    dead = p
+
+
+def bury_task(t: ptr[Task]) -> None:
+    """An ended thread, freed later (it still runs on its own stack)."""
+    global dead_tasks
+    t.thread_next = dead_tasks
+    dead_tasks = t
+
+
+def first_thread(p: ptr[Process]) -> ptr[Task]:
+    return cast(ptr[Task], p.leader)
+
+
+def unlink_thread(p: ptr[Process], t: ptr[Task]) -> None:
+    """Takes a thread other than the first out of p's chain."""
+    c = first_thread(p)
+    while c != NULL and c.thread_next != t:
+        c = c.thread_next
+    if c != NULL:
+        c.thread_next = t.thread_next
+    t.thread_next = NULL
+
+
+def find_thread(tid: u64) -> ptr[Task]:
+    """The live task with this tid, or NULL."""
+    p = init_process
+    while p != NULL:
+        if p.state != PROC_ZOMBIE:
+            c = first_thread(p)
+            while c != NULL:
+                if c.tid == tid and c.state != TASK_ZOMBIE:
+                    return c
+                c = c.thread_next
+        p = next_in_tree(p)
+    return cast(ptr[Task], NULL)
+
+
+def free_dead() -> None:
+    """Frees the buried zombies and threads (called by a live task: every one of them
+    switched away)."""
+    global dead, dead_tasks
+    while dead_tasks != NULL:
+        t = dead_tasks
+        dead_tasks = t.thread_next
+        task.free_task(t)
+    while dead != NULL:
+        p = dead
+        dead = p.next_sibling
+        if p.leader != 0:
+            task.free_task(cast(ptr[Task], p.leader))
+        task.free_process(p)
 
 
 def reap(parent: ptr[Process], c: ptr[Process]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from qkernel.dialect import NULL, Final, addr_of, array, memcpy, ptr, struct, u8, u32, u64
 from qkernel.linux.resource import RLIM_INFINITY, RLIMIT_NLIMITS, RLIMIT_NOFILE, RLIMIT_STACK, Rlimit
+from qkernel.linux.signal import KSigaction
 from qkernel.linux.utsname import TASK_COMM_LEN
 from qkernel.mm.vma import AddressSpace
 
@@ -78,6 +79,8 @@ class Process:
     leader: u64                   # its first thread (a Task; freed when the zombie is reaped)
     exit_signal: u64              # sent to the parent at exit (clone's low byte: SIGCHLD)
     vfork_parent: u64             # the Task a vfork parent waits in, until this execs or exits
+    sigactions: array[KSigaction, 64]   # dispositions, per signal number - 1 (rt_sigaction)
+    group_exit: u64               # 1 once exit_group or a fatal signal ends every thread
 
 
 def init_fields(p: ptr[Process], pid: u64) -> None:

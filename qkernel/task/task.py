@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from qkernel.arch import percpu, priv
 from qkernel.arch.frame import TrapFrame
-from qkernel.dialect import NULL, Final, addr_of, cast, fn, ptr, sizeof, struct, u8, u64
+from qkernel.dialect import NULL, Final, addr_of, array, cast, fn, i32, ptr, sizeof, struct, u8, u64
 from qkernel.mm import kalloc, vma
 from qkernel.task.process import Process, init_fields
 
@@ -27,6 +27,16 @@ TASK_NEW: Final = 3          # created, not yet made runnable
 
 
 kthread_fn = fn[[u64], None]
+
+
+@struct
+class SigQueued:
+    """The siginfo of a pending signal beyond its number: si_code and the two words after
+    siginfo's head (pid | uid << 32, or an address; then a status or a value)."""
+    code: i32
+    pad: i32
+    f0: u64
+    f1: u64
 
 
 @struct
@@ -56,6 +66,18 @@ class Task:
     ticks_left: u64            # its time slice (timer ticks) before preemption
     ring_done: u64             # 1 once its asynchronous host call completed (hostio.py)
     ring_result: u64           # that call's result (>= 0 or -errno)
+    saved_sigmask: u64         # sigsuspend's mask to restore once a signal was handled
+    restore_sigmask: bool
+    altstack_sp: u64           # sigaltstack: base, size and SS_* flags (size 0: none)
+    altstack_size: u64
+    altstack_flags: u64
+    siginfo: array[SigQueued, 64]   # per signal number - 1, while it is pending
+    thread_next: ptr[Task]     # the process's next thread (from Process.leader); the dead list
+    doomed: bool               # killed by another thread's execve: ends without ending the process
+    futex_next: ptr[Task]      # qkernel/task/futex.py: its bucket's next waiter
+    futex_key: u64             # the word waited on (0: none)
+    futex_bitset: u64
+    futex_woken: u64
 
 
 @struct

@@ -20,6 +20,7 @@ from qkernel.linux import errno
 from qkernel.linux.errno import EACCES, ENOENT, ENOMEM
 from qkernel.linux.time import CLOCK_MONOTONIC
 from qkernel.loader import elf, stack
+from qkernel.mm import fault
 from qkernel.mm.addr import va
 from qkernel.syscalls import entry, register, sys_exec, sys_time
 from qkernel.task import family, hostio, sched, task
@@ -91,6 +92,8 @@ def run_program(bp: ptr[BootParams]) -> None:
         gdt.allow_qcall_port()
         idt.use_flat_page_faults()
     syscall.init(t.kstack_top, flat)
+    fault.file_fill = sys_exec.file_fill
+    task.mm_file_put = sys_exec.put_file
     w = sys_exec.new_work()
     if w == NULL or path_len >= 4096:
         fail(block, -ENOMEM, b"out of memory starting the program", EXIT_CANNOT_EXECUTE)

@@ -1,23 +1,59 @@
 """Faults and population of an address space: handle_fault (a #PF the VMAs can serve: fresh
 pages, stack growth, fault-around blocks), populate (eager mapping for MAP_POPULATE, the initial
-stack and MADV_POPULATE_*) and expand_down. Every new user frame is zeroed; the VMA invariants
-are qkernel/mm/vma.py's."""
+stack and MADV_POPULATE_*) and expand_down. Every new user frame is zeroed, or, in a
+file-backed VMA (exec's program segments), a private copy of its file page (file_fill); the
+VMA invariants are qkernel/mm/vma.py's."""
 
 from __future__ import annotations
 
 from qkernel.abi import PAGE_SIZE
-from qkernel.dialect import i64, ptr, u64
+from qkernel.dialect import NULL, cast, fn, i64, memset, ptr, u8, u64
 from qkernel.linux.errno import EFAULT, ENOMEM
 from qkernel.linux.mman import PROT_EXEC, PROT_WRITE
-from qkernel.mm import pagetable
+from qkernel.mm import frames, pagetable
+from qkernel.mm.addr import va
 from qkernel.mm.pagetable import PAGE_MASK
-from qkernel.mm.vma import (AddressSpace, MMAP_MIN_ADDR, NO_COVER, PROT_RWX, STACK_GUARD_GAP,
+from qkernel.mm.vma import (AddressSpace, Vma, MMAP_MIN_ADDR, NO_COVER, PROT_RWX, STACK_GUARD_GAP,
                             TASK_SIZE, VM_GROWSDOWN, covering_end, lower_index, merge_span,
                             page_up, pte_flags, vma_at)
 
 # Bytes handle_fault maps per fault (a power of two >= PAGE_SIZE). On kvm_pvm a fault costs
 # ~1 ms of emulated CPL 0 work, so the kernel maps 64 KiB blocks there; elsewhere one page.
 fault_around: u64 = PAGE_SIZE
+# Reads the page of a file-backed VMA: (file, file offset, frame) -> bytes read (the rest of the
+# page is zeroed here) or -errno. The exec path sets it (files live in the VFS, above this layer).
+file_fill: fn[[u64, u64, u64], i64] = NULL
+
+
+def fill_page(mm: ptr[AddressSpace], v: ptr[Vma], page: u64, flags: u64) -> i64:
+    """A private copy of the file page behind `page` of file-backed v, mapped now."""
+    if file_fill == NULL:
+        return -EFAULT
+    f = frames.alloc()
+    if f == 0:
+        return -ENOMEM
+    n = file_fill(v.file, v.offset + (page - v.start), f)
+    if n < 0:
+        frames.free(f)
+        return -EFAULT           # an I/O error (Linux: SIGBUS)
+    if u64(n) < PAGE_SIZE:
+        memset(cast(ptr[u8], va(f)) + u64(n), 0, PAGE_SIZE - u64(n))
+    r = pagetable.map_page(mm.pml4, page, f, flags)
+    if r < 0:
+        frames.free(f)
+    return r
+
+
+def fill_range(mm: ptr[AddressSpace], v: ptr[Vma], lo: u64, hi: u64, flags: u64) -> i64:
+    """fill_page() on every page of [lo, hi) inside file-backed v that has no leaf yet."""
+    page = lo
+    while page < hi:
+        if pagetable.get_leaf(mm.pml4, page) == 0:
+            r = fill_page(mm, v, page, flags)
+            if r < 0:
+                return r
+        page += PAGE_SIZE
+    return 0
 
 
 def populate(mm: ptr[AddressSpace], start: u64, end: u64) -> i64:
@@ -39,7 +75,11 @@ def populate(mm: ptr[AddressSpace], start: u64, end: u64) -> i64:
         if v.prot & PROT_RWX != 0:
             s = v.start if v.start > start else start
             e = v.end if v.end < end else end
-            r = pagetable.populate_range(mm.pml4, s, e, pte_flags(u64(v.prot)))
+            r: i64 = 0
+            if v.file != 0:
+                r = fill_range(mm, v, s, e, pte_flags(u64(v.prot)))
+            else:
+                r = pagetable.populate_range(mm.pml4, s, e, pte_flags(u64(v.prot)))
             if r < 0:
                 return r
         i += 1
@@ -99,6 +139,8 @@ def handle_fault(mm: ptr[AddressSpace], addr: u64, is_write: bool, is_exec: bool
             lo = v.start
         if hi > v.end:
             hi = v.end
+    if v.file != 0:
+        return fill_range(mm, v, lo, hi, flags)
     r = pagetable.populate_range(mm.pml4, lo, hi, flags)
     if r < 0:
         return r

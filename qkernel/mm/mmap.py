@@ -49,6 +49,7 @@ def copy_space(dst: ptr[AddressSpace], src: ptr[AddressSpace]) -> i64:
     if pml4 == 0:
         return -ENOMEM
     init(dst, pml4, src.mmap_base, src.brk_start)
+    dst.file_ref = src.file_ref      # the caller takes the reference (the File is the VFS's)
     dst.brk = src.brk
     dst.stack_rlimit = src.stack_rlimit
     dst.count = src.count
@@ -60,6 +61,7 @@ def copy_space(dst: ptr[AddressSpace], src: ptr[AddressSpace]) -> i64:
             pagetable.destroy_space(pml4, True)
             dst.pml4 = 0
             dst.count = 0
+            dst.file_ref = 0
             return -ENOMEM
     return 0
 
@@ -78,6 +80,18 @@ def map_segment(mm: ptr[AddressSpace], start: u64, length: u64, prot: u64) -> i6
     if is_err(r):
         return i64(r)
     return populate(mm, start, start + length)
+
+
+def map_file(mm: ptr[AddressSpace], start: u64, length: u64, prot: u64, file: u64, offset: u64) -> i64:
+    """The loader's private file mapping at exactly [start, start + length) (replacing what
+    was there): nothing is read now; each page is a private copy of `file`'s page at
+    offset + (page - start), made at its first touch (fault.fill_page). The space holds the
+    File (AddressSpace.file_ref). 0 or -ENOMEM."""
+    end = start + length
+    if slots_after_carve(mm, start, end) + 1 > MAX_VMAS:
+        return -ENOMEM
+    carve(mm, start, end)
+    return insert_vma(mm, start, end, prot & PROT_RWX, VM_PRIVATE, file, offset)
 
 
 def map_stack(mm: ptr[AddressSpace], start: u64, length: u64, eager: u64) -> i64:

@@ -91,6 +91,7 @@ class AddressSpace:
     mmap_base: u64       # top-down mmap placement searches below this first
     stack_rlimit: u64    # largest size a grows-down VMA may reach by faulting
     users: u64           # processes sharing it (clone CLONE_VM, vfork); destroyed at the last
+    file_ref: u64        # the File its file-backed VMAs read (exec's program; 0: none), held by it
     vmas: array[Vma, MAX_VMAS]
 
 
@@ -198,6 +199,7 @@ def init(mm: ptr[AddressSpace], pml4: u64, mmap_base: u64, brk_start: u64) -> No
     mm.brk = mm.brk_start
     mm.stack_rlimit = STACK_RLIMIT
     mm.users = 1
+    mm.file_ref = 0
 
 
 def destroy(mm: ptr[AddressSpace]) -> None:

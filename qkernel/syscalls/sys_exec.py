@@ -29,10 +29,10 @@ from qkernel.fs.node import File
 from qkernel.linux.errno import (E2BIG, EACCES, EFAULT, EINVAL, ELIBACC, ELOOP, ENAMETOOLONG,
                                  ENOEXEC, ENOMEM)
 from qkernel.linux.fcntl import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_RDONLY
-from qkernel.linux.mman import PROT_EXEC, PROT_READ, PROT_WRITE
+from qkernel.linux.mman import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE
 from qkernel.linux.stat import S_IFDIR, S_IFMT, S_IFREG
 from qkernel.loader import elf, stack
-from qkernel.mm import frames, mmap, pagetable, vma
+from qkernel.mm import fault, frames, mmap, pagetable, vma
 from qkernel.mm.addr import va
 from qkernel.mm.uaccess import copy_from_user, copy_to_user, strncpy_from_user
 from qkernel.syscalls.sys_wait import drop_mm, exit_process, kill_others, release_vfork
@@ -43,7 +43,7 @@ from qkernel.task.task import Task
 
 STACK_TOP: Final = 0x7FFF_FFFF_F000        # one page below the user half's end, as Linux
 STACK_RESERVE: Final = 8 << 20              # the stack VMA (RLIMIT_STACK)
-STACK_EAGER: Final = 256 << 10              # populated now; below that the stack grows on faults
+STACK_EAGER: Final = 32 << 10               # populated now; below that the stack grows on faults
 BINPRM_BUF: Final = 256                     # the bytes a `#!` line is read from (Linux's)
 MAX_INTERP: Final = 4                       # script interpreters in a chain (BINPRM_MAX_RECURSION)
 MAX_ARG_STRLEN: Final = 32 * 4096           # one argument or environment string, NUL included
@@ -86,13 +86,13 @@ def pages_for(n: u64) -> u64:
 
 
 def alloc_pages(n: u64) -> ptr[u8]:
-    """n physically contiguous frames through the direct map, zeroed; NULL when none."""
+    """n physically contiguous frames through the direct map, not zeroed (only the bytes
+    written are touched: on kvm_pvm a page's first touch costs a shadow-MMU exit); NULL when
+    none."""
     phys = frames.alloc_contig(n)
     if phys == 0:
         return cast(ptr[u8], NULL)
-    p = cast(ptr[u8], va(phys))
-    memset(p, 0, n * PAGE_SIZE)
-    return p
+    return cast(ptr[u8], va(phys))
 
 
 def free_pages(p: ptr[u8], n: u64) -> None:
@@ -300,33 +300,52 @@ def prot_of(flags: u64) -> u64:
 
 
 def load_segments(t: ptr[Task], space: ptr[vma.AddressSpace], info: ptr[elf.LoadInfo], f: ptr[File]) -> i64:
-    """Maps every PT_LOAD into `space` (not the current one; a page two segments share takes
-    the later one's protection, as MAP_FIXED does), then copies the file's bytes into the
-    frames a page at a time; 0 or -errno."""
+    """Maps every PT_LOAD into `space` (not the current one) as Linux's binfmt_elf does: the
+    file part as a private file mapping (its pages copied from the page cache at their first
+    touch: a program pays for the pages it uses), the rest of the last file page zeroed when
+    bss follows (padzero), and the bss beyond as demand-zero memory. A page two segments share
+    takes the later one's mapping (MAP_FIXED). 0 or -errno."""
     bias = info.load_bias
+    space.file_ref = u64(node.fget(f))
     for k in range(info.nloads):
         seg = addr_of(info.loads[k])
-        lo = (seg.vaddr + bias) & ~u64(PAGE_SIZE - 1)
-        hi = (seg.vaddr + bias + seg.memsz + PAGE_SIZE - 1) & ~u64(PAGE_SIZE - 1)
-        r = mmap.map_segment(space, lo, hi - lo, prot_of(seg.flags))
-        if r < 0:
-            return r
-    for k in range(info.nloads):
-        seg = addr_of(info.loads[k])
-        done: u64 = 0
-        while done < seg.filesz:
-            v = seg.vaddr + bias + done
-            chunk = PAGE_SIZE - (v & (PAGE_SIZE - 1))
-            if chunk > seg.filesz - done:
-                chunk = seg.filesz - done
-            frame = pagetable.translate(space.pml4, v)
+        v = seg.vaddr + bias
+        lo = v & ~u64(PAGE_SIZE - 1)
+        fend = v + seg.filesz
+        fhi = vma.page_up(fend)
+        mhi = vma.page_up(v + seg.memsz)
+        prot = prot_of(seg.flags)
+        if seg.filesz > 0:
+            r = mmap.map_file(space, lo, fhi - lo, prot, u64(f), seg.offset - (v - lo))
+            if r < 0:
+                return r
+        else:
+            fhi = lo
+        if mhi > fhi:
+            a = mmap.mmap_anon(space, fhi, mhi - fhi, prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS)
+            if vma.is_err(a):
+                return i64(a)
+        if seg.memsz > seg.filesz and fend & (PAGE_SIZE - 1) != 0:
+            r = fault.populate(space, fend & ~u64(PAGE_SIZE - 1), fhi)   # the last file page, now
+            if r < 0:
+                return r
+            frame = pagetable.translate(space.pml4, fend & ~u64(PAGE_SIZE - 1))
             if frame == pagetable.NO_PA:
                 return -ENOMEM
-            got = f.ops.kread(t, f, cast(ptr[u8], va(frame)), chunk, seg.offset + done)
-            if got != i64(chunk):
-                return got if got < 0 else -ENOEXEC
-            done += chunk
+            off = fend & (PAGE_SIZE - 1)
+            memset(cast(ptr[u8], va(frame)) + off, 0, PAGE_SIZE - off)
     return 0
+
+
+def file_fill(file: u64, offset: u64, frame: u64) -> i64:
+    """fault.file_fill: a page of a program's file into a frame."""
+    f = cast(ptr[File], file)
+    return f.ops.kread(task.current, f, cast(ptr[u8], va(frame)), PAGE_SIZE, offset)
+
+
+def put_file(file: u64) -> None:
+    """task.mm_file_put: an address space lets go of its program's File."""
+    node.fput(cast(ptr[File], file))
 
 
 def build_image(t: ptr[Task], w: ptr[ExecWork], f: ptr[File], b: ptr[ArgBlock],
@@ -481,7 +500,10 @@ def de_thread(t: ptr[Task]) -> None:
 
 
 def new_work() -> ptr[ExecWork]:
-    return cast(ptr[ExecWork], alloc_pages(pages_for(sizeof(ExecWork))))
+    w = cast(ptr[ExecWork], alloc_pages(pages_for(sizeof(ExecWork))))
+    if w != NULL:
+        memset(cast(ptr[u8], w), 0, sizeof(ExecWork))
+    return w
 
 
 def free_work(w: ptr[ExecWork]) -> None:

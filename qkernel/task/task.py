@@ -91,6 +91,10 @@ class WaitQueue:
 current: ptr[Task] = NULL
 next_pid: u64 = 1              # pids and tids share one space, as on Linux
 
+# Drops an AddressSpace's reference on the File its file-backed VMAs read (the VFS's fput,
+# set by the exec path: the VFS sits above this layer)
+mm_file_put: fn[[u64], None] = NULL
+
 task_pool: kalloc.Pool = kalloc.Pool()
 process_pool: kalloc.Pool = kalloc.Pool()
 mm_pool: kalloc.Pool = kalloc.Pool()
@@ -171,6 +175,7 @@ def new_mm() -> ptr[vma.AddressSpace]:
         mm.pml4 = 0
         mm.count = 0
         mm.users = 1
+        mm.file_ref = 0
     return mm
 
 
@@ -182,6 +187,9 @@ def put_mm(mm: ptr[vma.AddressSpace]) -> None:
         return
     mm.users = 0
     vma.destroy(mm)
+    if mm.file_ref != 0 and mm_file_put != NULL:
+        mm_file_put(mm.file_ref)
+        mm.file_ref = 0
     kalloc.free(addr_of(mm_pool), cast(ptr[None], mm))
 
 

@@ -106,32 +106,50 @@ def read_page(h: u64, i: ptr[Inode], idx: u64) -> i64:
     return i64(phys)
 
 
-def read_uncached(t: ptr[Task], i: ptr[Inode], buf: u64, n: u64, pos: u64) -> i64:
-    """Host preads through scratch (the cache is full)."""
+def read_uncached(t: ptr[Task], i: ptr[Inode], dst: u64, n: u64, pos: u64, kernel: bool) -> i64:
+    """Host preads, the cache being full: into the user's buffer through scratch, or straight
+    into kernel memory a page of dst at a time (dst is contiguous physically within one)."""
     h = lower.handle(i, t.scratch + PATH_BUF)
     if h < 0:
         return h
+    if kernel:
+        room = PAGE_SIZE - (dst & (PAGE_SIZE - 1))
+        return qcall.file_pread(u64(h), cast(ptr[u8], dst), n if n < room else room, pos)
     if n > PATH_BUF:
         n = PATH_BUF
     r = qcall.file_pread(u64(h), t.scratch, n, pos)
     if r <= 0:
         return r
-    if copy_to_user(buf, t.scratch, u64(r)) != 0:
+    if copy_to_user(dst, t.scratch, u64(r)) != 0:
         return -EFAULT
     return r
 
 
-def read(t: ptr[Task], i: ptr[Inode], buf: u64, n: u64, pos: ptr[u64]) -> i64:
-    """read(2) of a regular file's data from pos[0] (advanced by what was read)."""
-    size = u64(i.st.st_size)
-    if pos[0] >= size or n == 0:
+def put(t: ptr[Task], dst: u64, phys: u64, off: u64, n: u64, kernel: bool) -> i64:
+    """n bytes of the page at phys (from off; phys 0: a hole, zeros) to dst; 0 or -EFAULT."""
+    if kernel:
+        if phys == 0:
+            memset(cast(ptr[u8], dst), 0, n)
+        else:
+            memcpy(cast(ptr[u8], dst), cast(ptr[u8], va(phys)) + off, n)
         return 0
-    if n > size - pos[0]:
-        n = size - pos[0]
+    if phys == 0:
+        return clear_user(t, dst, n)
+    return copy_to_user(dst, cast(ptr[u8], va(phys)) + off, n)
+
+
+def copy_out(t: ptr[Task], i: ptr[Inode], dst: u64, n: u64, pos: u64, kernel: bool) -> i64:
+    """A regular file's bytes from pos to dst (a user address, or kernel memory): the count
+    copied, or -errno when nothing was."""
+    size = u64(i.st.st_size)
+    if pos >= size or n == 0:
+        return 0
+    if n > size - pos:
+        n = size - pos
     upper = i.iflags & I_UPPER != 0
     done: u64 = 0
     while done < n:
-        at = pos[0]
+        at = pos + done
         idx = at // PAGE_SIZE
         off = at % PAGE_SIZE
         chunk = PAGE_SIZE - off
@@ -145,68 +163,29 @@ def read(t: ptr[Task], i: ptr[Inode], buf: u64, n: u64, pos: ptr[u64]) -> i64:
             if r < 0:
                 return i64(done) if done > 0 else r
             if r == 0:
-                r = read_uncached(t, i, buf + done, chunk, at)
+                r = read_uncached(t, i, dst + done, chunk, at, kernel)
                 if r <= 0:
                     return i64(done) if done > 0 else r
-                pos[0] += u64(r)
                 done += u64(r)
                 continue
             phys = u64(r)
-        c: i64 = 0
-        if phys == 0:
-            c = clear_user(t, buf + done, chunk)
-        else:
-            c = copy_to_user(buf + done, cast(ptr[u8], va(phys)) + off, chunk)
-        if c != 0:
+        if put(t, dst + done, phys, off, chunk, kernel) != 0:
             return i64(done) if done > 0 else -EFAULT
-        pos[0] += chunk
         done += chunk
     return i64(done)
+
+
+def read(t: ptr[Task], i: ptr[Inode], buf: u64, n: u64, pos: ptr[u64]) -> i64:
+    """read(2) of a regular file's data from pos[0] (advanced by what was read)."""
+    r = copy_out(t, i, buf, n, pos[0], False)
+    if r > 0:
+        pos[0] += u64(r)
+    return r
 
 
 def read_kernel(t: ptr[Task], i: ptr[Inode], dst: ptr[u8], n: u64, pos: u64) -> i64:
-    """read() into kernel memory (execve's image and headers): what it read or -errno. When
-    the cache is full the host reads straight into dst, a page of dst at a time (dst is
-    contiguous physically within each of its pages)."""
-    size = u64(i.st.st_size)
-    if pos >= size or n == 0:
-        return 0
-    if n > size - pos:
-        n = size - pos
-    upper = i.iflags & I_UPPER != 0
-    done: u64 = 0
-    while done < n:
-        at = pos + done
-        off = at % PAGE_SIZE
-        chunk = PAGE_SIZE - off
-        if chunk > n - done:
-            chunk = n - done
-        phys: u64 = 0
-        if upper:
-            phys = present(i, at // PAGE_SIZE)
-        else:
-            r = fill(t, i, at // PAGE_SIZE)
-            if r < 0:
-                return i64(done) if done > 0 else r
-            if r == 0:
-                room = PAGE_SIZE - ((u64(dst) + done) & (PAGE_SIZE - 1))
-                if chunk > room:
-                    chunk = room
-                h = lower.handle(i, t.scratch + PATH_BUF)
-                if h < 0:
-                    return i64(done) if done > 0 else h
-                got = qcall.file_pread(u64(h), dst + done, chunk, at)
-                if got <= 0:
-                    return i64(done) if done > 0 else got
-                done += u64(got)
-                continue
-            phys = u64(r)
-        if phys == 0:
-            memset(dst + done, 0, chunk)
-        else:
-            memcpy(dst + done, cast(ptr[u8], va(phys)) + off, chunk)
-        done += chunk
-    return i64(done)
+    """read() into kernel memory (execve's headers, program pages): what it read or -errno."""
+    return copy_out(t, i, u64(dst), n, pos, True)
 
 
 def clear_user(t: ptr[Task], buf: u64, n: u64) -> i64:

@@ -314,6 +314,36 @@ def test_move_range_keeps_entries_and_rolls_back_on_enomem(kmachine):
     assert after == {**moved, src + 3 * PAGE: WIN | P | U}
 
 
+def test_copy_range_copies_bytes_and_flags_into_a_new_space(kmachine):
+    """fork's eager copy: every owned leaf of the source gets a frame of its own in the
+    destination, with the same bytes and flags (held pages stay held); the source is unchanged;
+    a destination that runs out of frames fails with -ENOMEM."""
+    m = setup(kmachine(PT), mem=64 * PAGE)
+    src_space = new_space(m)
+    base = 0x40_0000
+    assert m.call(f"{PT}.populate_range", src_space, base, base + 4 * PAGE, P | W | U) == 4
+    assert m.call(f"{PT}.protect", src_space, base + PAGE, P | U | NX) == 0      # read-only, NX
+    assert m.call(f"{PT}.protect", src_space, base + 2 * PAGE, U) == 0           # held (PROT_NONE)
+    src_leaves, _ = walk(m, src_space)
+    for k in range(4):
+        m.write(D + leaf_pa(src_leaves[base + k * PAGE]), bytes([k + 1]) * PAGE)
+    dst_space = new_space(m)
+    assert m.call(f"{PT}.copy_range", src_space, dst_space, base, base + 8 * PAGE) == 4
+    assert walk(m, src_space)[0] == src_leaves
+    dst_leaves, _ = walk(m, dst_space)
+    assert set(dst_leaves) == set(src_leaves)
+    for v, e in src_leaves.items():
+        d = dst_leaves[v]
+        assert leaf_pa(d) != leaf_pa(e)
+        assert d & ~ADDR == e & ~ADDR                     # same flags (and held stays held)
+        assert m.read(D + leaf_pa(d), PAGE) == m.read(D + leaf_pa(e), PAGE)
+    # out of frames: -ENOMEM (the caller destroys the partial copy)
+    while m.call(f"{FR}.alloc") != 0:
+        pass
+    m.call(f"{PT}.unmap_range", dst_space, base, base + 4 * PAGE, 0)
+    assert s64(m.call(f"{PT}.copy_range", src_space, dst_space, base, base + 4 * PAGE)) == -ENOMEM
+
+
 def test_destroy_space_frees_frames_only_when_asked(m):
     pml4 = new_space(m)
     base = nfree(m)

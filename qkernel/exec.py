@@ -23,7 +23,7 @@ from qkernel.loader import elf, stack
 from qkernel.mm import fault
 from qkernel.mm.addr import va
 from qkernel.syscalls import entry, register, sys_exec, sys_time
-from qkernel.task import family, hostio, sched, task
+from qkernel.task import family, hostio, sched, task, timers
 from qkernel.task.process import Process
 
 EXIT_CANNOT_EXECUTE: Final = 126
@@ -92,6 +92,7 @@ def run_program(bp: ptr[BootParams]) -> None:
         gdt.allow_qcall_port()
         idt.use_flat_page_faults()
     syscall.init(t.kstack_top, flat)
+    sched.timer_hook = timers.check_all
     fault.file_fill = sys_exec.file_fill
     task.mm_file_put = sys_exec.put_file
     w = sys_exec.new_work()

@@ -21,7 +21,7 @@ from qkernel.mm import fault, vma
 from qkernel.syscalls import sys_signal, table
 from qkernel.syscalls.sys_wait import exit_process
 from qkernel.syscalls.table import STATUS_SUPPORTED, SyscallArgs
-from qkernel.task import sched, task
+from qkernel.task import sched, task, timers
 
 VEC_PF: Final = 14
 PF_WRITE: Final = 2
@@ -96,6 +96,8 @@ def syscall_trap(frame: ptr[TrapFrame]) -> None:
         frame.rax = u64(result)
         result = 0
     sched.preempt_point()  # the return to user mode: where a slice that ran out switches
+    if t.process.itimer_deadline != 0:
+        timers.check(t)
     if t.sigpending != 0 or t.restore_sigmask:
         sys_signal.deliver(t, frame, result)
 

@@ -33,7 +33,7 @@ from qkernel.mm.pagetable import USER_TOP
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
 from qkernel.syscalls.sys_wait import exit_process
 from qkernel.syscalls.table import SyscallArgs
-from qkernel.task import family, sched, signals
+from qkernel.task import family, hostio, sched, signals, timers
 from qkernel.task.process import PROC_ZOMBIE, Process
 from qkernel.task.signals import (ACT_CONT, ACT_IGN, ACT_STOP, UNBLOCKABLE, action, bit,
                                   default_action, next_signal, valid)
@@ -112,8 +112,16 @@ def suspend(t: ptr[Task], mask: u64) -> i64:
     t.saved_sigmask = t.sigmask
     t.restore_sigmask = True
     t.sigmask = mask & ~u64(UNBLOCKABLE)
+    return wait_signal(t)
+
+
+def wait_signal(t: ptr[Task]) -> i64:
+    """Sleeps until a signal is pending (napping in steps while an interval timer is armed)."""
     while not signals.pending(t):
-        sched.sleep_on(addr_of(pause_q), 0)
+        if t.process.itimer_deadline != 0:
+            hostio.sleep_ns(t, timers.next_step(t, timers.STEP_NS))
+        else:
+            sched.sleep_on(addr_of(pause_q), 0)
     return -ERESTARTNOHAND
 
 
@@ -127,9 +135,7 @@ def sys_rt_sigsuspend(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 
 
 def sys_pause(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    while not signals.pending(t):
-        sched.sleep_on(addr_of(pause_q), 0)
-    return -ERESTARTNOHAND
+    return wait_signal(t)
 
 
 def on_altstack(t: ptr[Task], sp: u64) -> bool:

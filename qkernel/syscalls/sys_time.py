@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from qkernel import qcall
 from qkernel.dialect import addr_of, cast, i64, ptr, sizeof, u8, u64
-from qkernel.linux.errno import EFAULT, EINVAL
+from qkernel.linux.errno import EFAULT, EINTR, EINVAL
 from qkernel.linux.resource import RUSAGE_CHILDREN, RUSAGE_SELF, RUSAGE_THREAD, Rusage
 from qkernel.linux.time import (CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME,
                                 CLOCK_REALTIME_COARSE, NSEC_PER_SEC, NSEC_PER_USEC, TIMER_ABSTIME,
-                                Timespec, Timeval, Timezone)
+                                ITIMER_PROF, ITIMER_REAL, Itimerval, Timespec, Timeval, Timezone)
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
 from qkernel.syscalls.table import SyscallArgs
-from qkernel.task import hostio
+from qkernel.task import hostio, signals, timers
 from qkernel.task.task import Task
 
 
@@ -86,7 +86,7 @@ def sys_getrusage(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     return copy_to_user(a.a1, cast(ptr[u8], addr_of(ru)), sizeof(Rusage))
 
 
-def _sleep(t: ptr[Task], clock: u64, flags: u64, req: u64) -> i64:
+def _sleep(t: ptr[Task], clock: u64, flags: u64, req: u64, rem: u64) -> i64:
     ts: Timespec = Timespec()
     if copy_from_user(cast(ptr[u8], addr_of(ts)), req, sizeof(Timespec)) != 0:
         return -EFAULT
@@ -98,18 +98,102 @@ def _sleep(t: ptr[Task], clock: u64, flags: u64, req: u64) -> i64:
         if now < 0:
             return now
         total = total - u64(now) if total > u64(now) else 0
-    if total > 0:
-        hostio.sleep_ns(t, total)  # parks t, not the vCPU
+    if total == 0:
+        return 0
+    end = u64(now_ns(CLOCK_MONOTONIC)) + total
+    while True:
+        # parks t, not the vCPU, in steps of at most 10 ms so that a signal ends it (a host
+        # sleep cannot be cut short yet)
+        step = timers.next_step(t, total if total < timers.STEP_NS else timers.STEP_NS)
+        hostio.sleep_ns(t, step)
+        at = u64(now_ns(CLOCK_MONOTONIC))
+        if at >= end:
+            return 0
+        total = end - at
+        if signals.pending(t):
+            if rem != 0 and flags & TIMER_ABSTIME == 0:
+                r: Timespec = Timespec()
+                r.tv_sec = i64(total // NSEC_PER_SEC)
+                r.tv_nsec = i64(total % NSEC_PER_SEC)
+                if copy_to_user(rem, cast(ptr[u8], addr_of(r)), sizeof(Timespec)) != 0:
+                    return -EFAULT
+            return -EINTR      # a handler runs; a signal that is ignored was dropped at sending
+
+
+def ns_of(tv: ptr[Timeval]) -> u64:
+    return u64(tv.tv_sec) * NSEC_PER_SEC + u64(tv.tv_usec) * NSEC_PER_USEC
+
+
+def put_tv(tv: ptr[Timeval], ns: u64) -> None:
+    tv.tv_sec = i64(ns // NSEC_PER_SEC)
+    tv.tv_usec = i64(ns % NSEC_PER_SEC // NSEC_PER_USEC)
+
+
+def itimer_now(t: ptr[Task], out: ptr[Itimerval]) -> None:
+    """ITIMER_REAL as getitimer reports it (the time left, the interval)."""
+    p = t.process
+    left: u64 = 0
+    if p.itimer_deadline != 0:
+        at = u64(now_ns(CLOCK_MONOTONIC))
+        left = p.itimer_deadline - at if p.itimer_deadline > at else 1000
+    put_tv(addr_of(out.it_value), left)
+    put_tv(addr_of(out.it_interval), p.itimer_interval)
+
+
+def sys_getitimer(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """ITIMER_REAL; the CPU-time timers read as disarmed."""
+    if a.a0 > ITIMER_PROF:
+        return -EINVAL
+    v: Itimerval = Itimerval()
+    if a.a0 == ITIMER_REAL:
+        itimer_now(t, addr_of(v))
+    return copy_to_user(a.a1, cast(ptr[u8], addr_of(v)), sizeof(Itimerval))
+
+
+def sys_setitimer(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """ITIMER_REAL (SIGALRM); ITIMER_VIRTUAL and ITIMER_PROF are accepted and never fire."""
+    if a.a0 > ITIMER_PROF:
+        return -EINVAL
+    v: Itimerval = Itimerval()
+    if a.a1 != 0 and copy_from_user(cast(ptr[u8], addr_of(v)), a.a1, sizeof(Itimerval)) != 0:
+        return -EFAULT
+    for k in range(2):
+        tv = addr_of(v.it_value) if k == 0 else addr_of(v.it_interval)
+        if tv.tv_sec < 0 or tv.tv_usec < 0 or tv.tv_usec >= 1000000:
+            return -EINVAL
+    old: Itimerval = Itimerval()
+    if a.a0 == ITIMER_REAL:
+        itimer_now(t, addr_of(old))
+        arm(t, ns_of(addr_of(v.it_value)), ns_of(addr_of(v.it_interval)))
+    if a.a2 != 0 and copy_to_user(a.a2, cast(ptr[u8], addr_of(old)), sizeof(Itimerval)) != 0:
+        return -EFAULT
     return 0
 
 
+def arm(t: ptr[Task], value: u64, interval: u64) -> None:
+    p = t.process
+    p.itimer_interval = interval
+    p.itimer_deadline = 0 if value == 0 else u64(now_ns(CLOCK_MONOTONIC)) + value
+
+
+def sys_alarm(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """alarm(seconds): the seconds left of the previous alarm (rounded, 1 for less than one)."""
+    old: Itimerval = Itimerval()
+    itimer_now(t, addr_of(old))
+    secs = u64(old.it_value.tv_sec)
+    if old.it_value.tv_usec >= 500000 or (secs == 0 and old.it_value.tv_usec > 0):
+        secs += 1
+    arm(t, (a.a0 & 0xFFFF_FFFF) * NSEC_PER_SEC, 0)
+    return i64(secs)
+
+
 def sys_nanosleep(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    """Partial: nothing can interrupt the sleep yet (no signals), so `rem` is never written."""
-    return _sleep(t, CLOCK_MONOTONIC, 0, a.a0)
+    """A signal that runs a handler ends it with EINTR and the time left in `rem`."""
+    return _sleep(t, CLOCK_MONOTONIC, 0, a.a0, a.a1)
 
 
 def sys_clock_nanosleep(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     clock = a.a0
     if clock != CLOCK_REALTIME and clock != CLOCK_MONOTONIC and clock != CLOCK_BOOTTIME:
         return -EINVAL
-    return _sleep(t, clock, a.a1, a.a2)
+    return _sleep(t, clock, a.a1, a.a2, a.a3)

@@ -81,6 +81,8 @@ class Process:
     vfork_parent: u64             # the Task a vfork parent waits in, until this execs or exits
     sigactions: array[KSigaction, 64]   # dispositions, per signal number - 1 (rt_sigaction)
     group_exit: u64               # 1 once exit_group or a fatal signal ends every thread
+    itimer_deadline: u64          # ITIMER_REAL: CLOCK_MONOTONIC ns of the next SIGALRM (0: off)
+    itimer_interval: u64          # and its period (0: one shot)
 
 
 def init_fields(p: ptr[Process], pid: u64) -> None:

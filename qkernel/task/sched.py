@@ -35,6 +35,8 @@ switches: u64 = 0             # context switches so far (statistics, tests)
 # What the idle task does when nothing is runnable, instead of halting (hostio's wait for a
 # host completion: flat mode's CPL 3 kernel cannot hlt)
 idle_hook: fn[[], None] = NULL
+# Looked at by the idle task before it waits (the interval timers: qkernel/task/timers.py)
+timer_hook: fn[[], None] = NULL
 
 
 def init(boot: ptr[Task]) -> None:
@@ -306,6 +308,10 @@ def idle_loop(until_no_tasks: bool) -> None:
         elif until_no_tasks:
             tick()  # no interrupts under the unit-test harness: time advances here
         elif idle_hook != NULL:
+            if timer_hook != NULL:
+                timer_hook()
+                if runnable():
+                    continue
             idle_hook()
         else:
             asm("sti", "~{memory}")

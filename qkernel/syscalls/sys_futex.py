@@ -155,7 +155,7 @@ def i32_of(x: u64) -> i64:
 def sys_futex(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     """futex(uaddr, op, val, timeout | val2, uaddr2, val3)."""
     uaddr = a.a0
-    op = a.a1
+    op = a.a1 & 0xFFFF_FFFF     # an int
     cmd = op & FUTEX_CMD_MASK
     val = a.a2 & 0xFFFF_FFFF
     realtime = op & FUTEX_CLOCK_REALTIME != 0

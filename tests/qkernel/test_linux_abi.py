@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from qkernel.dialect import layout
-from qkernel.linux import errno, fcntl, mman, resource, sched, signal, stat, sysno, time, tty, uio, utsname
+from qkernel.linux import errno, fcntl, futex, mman, resource, sched, signal, stat, sysno, time, tty, uio, utsname
 
 UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
 
@@ -73,7 +73,15 @@ CONSTANTS = [(m, n, n) for m, names in [
              "SIGTTOU SIGURG SIGXCPU SIGXFSZ SIGVTALRM SIGPROF SIGWINCH SIGIO SIGPWR SIGSYS "
              "SA_NOCLDSTOP SA_NOCLDWAIT SA_SIGINFO SA_ONSTACK SA_RESTART SA_NODEFER SA_RESETHAND "
              "SIG_BLOCK SIG_UNBLOCK SIG_SETMASK SS_ONSTACK SS_DISABLE SI_USER SI_KERNEL SI_QUEUE "
-             "SI_TKILL SEGV_MAPERR SEGV_ACCERR CLD_EXITED CLD_KILLED CLD_DUMPED"),
+             "SI_TKILL SEGV_MAPERR SEGV_ACCERR CLD_EXITED CLD_KILLED CLD_DUMPED ILL_ILLOPN FPE_INTDIV "
+             "BUS_ADRERR TRAP_BRKPT"),
+    (futex, "FUTEX_WAIT FUTEX_WAKE FUTEX_FD FUTEX_REQUEUE FUTEX_CMP_REQUEUE FUTEX_WAKE_OP "
+            "FUTEX_LOCK_PI FUTEX_UNLOCK_PI FUTEX_TRYLOCK_PI FUTEX_WAIT_BITSET FUTEX_WAKE_BITSET "
+            "FUTEX_WAIT_REQUEUE_PI FUTEX_CMP_REQUEUE_PI FUTEX_LOCK_PI2 FUTEX_PRIVATE_FLAG "
+            "FUTEX_CLOCK_REALTIME FUTEX_BITSET_MATCH_ANY FUTEX_OP_SET FUTEX_OP_ADD "
+            "FUTEX_OP_OR FUTEX_OP_ANDN FUTEX_OP_XOR FUTEX_OP_OPARG_SHIFT FUTEX_OP_CMP_EQ "
+            "FUTEX_OP_CMP_NE FUTEX_OP_CMP_LT FUTEX_OP_CMP_LE FUTEX_OP_CMP_GT FUTEX_OP_CMP_GE "
+            "FUTEX_WAITERS FUTEX_OWNER_DIED FUTEX_TID_MASK ROBUST_LIST_LIMIT"),
     (sched, "CSIGNAL CLONE_VM CLONE_FS CLONE_FILES CLONE_SIGHAND CLONE_PIDFD CLONE_PTRACE CLONE_VFORK "
             "CLONE_PARENT CLONE_THREAD CLONE_NEWNS CLONE_SYSVSEM CLONE_SETTLS CLONE_PARENT_SETTID "
             "CLONE_CHILD_CLEARTID CLONE_DETACHED CLONE_UNTRACED CLONE_CHILD_SETTID CLONE_NEWCGROUP "
@@ -102,6 +110,7 @@ CONSTANTS = [(m, n, n) for m, names in [
 ] for n in names.split()] + [
     (fcntl, "AT_FDCWD", "AT_FDCWD"), (resource, "RUSAGE_CHILDREN", "RUSAGE_CHILDREN"),
     (resource, "RLIM_INFINITY", "RLIM_INFINITY"), (signal, "SA_RESTORER", "0x04000000"),
+    (futex, "FUTEX_CMD_MASK", "~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME) & 0xFFFFFFFFu"),
     (sched, "WNOTHREAD", "__WNOTHREAD"), (sched, "WALL", "__WALL"), (sched, "WCLONE", "__WCLONE"),
     (signal, "SIGRTMAX", "_NSIG - 1"), (signal, "NSIG", "_NSIG - 1"),
     (uio, "DIRENT64_NAME", "offsetof(struct dirent64, d_name)"),
@@ -130,6 +139,9 @@ RECORDS = [
      "freeswap procs totalhigh freehigh mem_unit"),
     (signal.Siginfo, "siginfo_t", "si_signo si_errno si_code"),
     (signal.StackT, "stack_t", "ss_sp ss_flags ss_size"),
+    (signal.Sigcontext, "struct sigcontext", "r8 r9 r10 r11 r12 r13 r14 r15 rdi rsi rbp rbx rdx rax "
+     "rcx rsp rip eflags csgsfs=cs err trapno oldmask cr2 fpstate reserved1=__reserved1"),
+    (futex.RobustListHead, "struct robust_list_head", "next=list.next futex_offset list_op_pending"),
     (uio.Iovec, "struct iovec", "iov_base iov_len"),
     (uio.Pollfd, "struct pollfd", "fd events revents"),
     (uio.EpollEvent, "struct epoll_event", "events data"),
@@ -164,6 +176,8 @@ HEADERS = """#define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <asm/termbits.h>
 #include <linux/stat.h>
+#include <linux/futex.h>
+#include <ucontext.h>
 """
 
 

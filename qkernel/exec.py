@@ -79,8 +79,7 @@ def run_program(bp: ptr[BootParams]) -> None:
     family.init_process = p
     node.init()
     open_stdio(p, bp.stdio_closed)
-    set_cwd(p, block, bp.args_len, path_len)
-    mount_root(t, block)
+    mount_root(t, block, bp.args_len, path_len)
     p.start_ns = u64(sys_time.now_ns(CLOCK_MONOTONIC))
     start_scheduler(p, t)          # t is current from here: execve's reads run as t
     register.register_all()
@@ -121,37 +120,38 @@ def open_stdio(p: ptr[Process], closed: u64) -> None:
             f = console.open_stdio(fd)
             if f == NULL or fdtable.install_at(p, fd, f, False) < 0:
                 fail(b"pyquark", -ENOMEM, b"out of memory opening the standard streams", EXIT_CANNOT_EXECUTE)
-def set_cwd(p: ptr[Process], block: ptr[u8], block_len: u64, exe_len: u64) -> None:
-    """The working directory: the argument block's last string (the path in the root); "/"
-    when the block has none (stack.build refuses such a block later)."""
-    n: u64 = 0
+
+
+def cwd_string(block: ptr[u8], block_len: u64, exe_len: u64, out: ptr[u64]) -> u64:
+    """Where the argument block's last string, the working directory (a path in the root),
+    starts; out[0] its length, 0 when the block has none or it is too long."""
+    out[0] = 0
     start: u64 = 0
     if block_len > exe_len + 1 and block[block_len - 1] == 0:
         start = stack.find_cwd(block, block_len, exe_len)
         if start > exe_len:
-            n = block_len - 1 - start
-    if n >= 4096:
-        n = 0
-    for i in range(n):
-        p.cwd[i] = block[start + i]
-    if n == 0:
-        p.cwd[0] = ord(b"/")
-        n = 1
-    p.cwd[n] = 0
-    p.cwd_len = n
+            out[0] = block_len - 1 - start
+    if out[0] >= 4096:
+        out[0] = 0
+    return start
 
 
-def mount_root(t: ptr[task.Task], block: ptr[u8]) -> None:
-    """The sandbox's mounts, and the working directory found in them (the root if it is not
-    a directory there)."""
+def mount_root(t: ptr[task.Task], block: ptr[u8], block_len: u64, exe_len: u64) -> None:
+    """The sandbox's mounts, and the working directory found in them (the root when the block
+    names none or it is not a directory there)."""
     r = vfs.init(t)
     if r < 0:
         fail(block, r, b"the sandbox root cannot be served", EXIT_CANNOT_EXECUTE)
     p = t.process
     nd: namei.Nameidata = namei.Nameidata()
-    memcpy(t.scratch + namei.WALK_A, addr_of(p.cwd[0]), p.cwd_len + 1)
-    r = namei.walk(t, addr_of(namei.root), t.scratch + namei.WALK_A, p.cwd_len,
-                   namei.LOOKUP_FOLLOW | namei.LOOKUP_DIRECTORY, addr_of(nd))
+    n: u64 = 0
+    start = cwd_string(block, block_len, exe_len, addr_of(n))
+    r = -ENOENT
+    if n > 0:
+        memcpy(t.scratch + namei.WALK_A, block + start, n)
+        t.scratch[namei.WALK_A + n] = 0
+        r = namei.walk(t, addr_of(namei.root), t.scratch + namei.WALK_A, n,
+                       namei.LOOKUP_FOLLOW | namei.LOOKUP_DIRECTORY, addr_of(nd))
     if r < 0:
         nd.path = namei.root
     p.cwd_mnt = u64(nd.path.mnt)

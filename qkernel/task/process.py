@@ -68,8 +68,6 @@ class Process:
     name: array[u8, 16]           # comm: prctl(PR_SET_NAME), NUL-terminated
     exe: array[u8, 256]           # the executable's path in the root (/proc/self/exe)
     exe_len: u64
-    cwd: array[u8, 4096]          # the working directory's path in the root (PATH_MAX), NUL-terminated
-    cwd_len: u64
     arg_start: u64                # [arg_start, arg_end): argv strings in its memory (/proc/PID/cmdline)
     arg_end: u64
     env_start: u64                # [env_start, env_end): envp strings (/proc/PID/environ)

@@ -133,6 +133,7 @@ class Mount:
     next_ino: u64
     root_iops: ptr[InodeOps]
     fstype: ptr[u8]
+    magic: u64                 # statfs f_type (qkernel/linux/stat.py *_MAGIC)
     source: array[u8, 256]
     opts: ptr[u8]
 

@@ -23,7 +23,7 @@ from qkernel.fs.node import (D_LOOKED, MNT_RDONLY, Dentry, File, FileOps, Inode,
 from qkernel.linux.errno import (EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOMEM, ENOTDIR,
                                  ENOTEMPTY, EPERM, EROFS, EXDEV)
 from qkernel.linux.fcntl import PATH_MAX
-from qkernel.linux.stat import S_IFMT
+from qkernel.linux.stat import OVERLAYFS_SUPER_MAGIC, PROC_SUPER_MAGIC, S_IFMT, TMPFS_MAGIC
 from qkernel.mm import kalloc
 from qkernel.task.task import Task
 
@@ -38,12 +38,13 @@ def release_inode(i: ptr[Inode]) -> None:
     lower.close_handle(i)
 
 
-def new_mount(fstype: ptr[u8], source: ptr[u8], flags: u64, tree: u64) -> ptr[Mount]:
+def new_mount(fstype: ptr[u8], source: ptr[u8], flags: u64, tree: u64, magic: u64) -> ptr[Mount]:
     global next_dev
     m = cast(ptr[Mount], kalloc.alloc(addr_of(mount_pool)))
     if m == NULL:
         return NULL
     m.fstype = fstype
+    m.magic = magic
     k: u64 = 0
     while source[k] != 0 and k < 255:
         m.source[k] = source[k]
@@ -76,7 +77,7 @@ def attach(m: ptr[Mount], at: ptr[Path]) -> None:
 def init(t: ptr[Task]) -> i64:
     """The sandbox's mounts; 0 or -errno (the root could not be served)."""
     node.free_hook = release_inode
-    m = new_mount(b"rootfs", b"/", 0, 0)
+    m = new_mount(b"rootfs", b"/", 0, 0, OVERLAYFS_SUPER_MAGIC)
     if m == NULL:
         return -ENOMEM
     r = memfs.make_root(t, m, m.root, True)
@@ -111,7 +112,7 @@ def mount_binds(t: ptr[Task]) -> i64:
         if r < 0:
             return r
         rw = u64(flags) & HOST_MOUNT_RW != 0
-        m = new_mount(b"bind", buf, 0 if rw else MNT_RDONLY, k)
+        m = new_mount(b"bind", buf, 0 if rw else MNT_RDONLY, k, TMPFS_MAGIC)
         if m == NULL:
             return -ENOMEM
         r = hostrw.make_root(t, m) if rw else memfs.make_root(t, m, m.root, True)
@@ -192,7 +193,7 @@ def mount_special(t: ptr[Task], name: ptr[u8], fstype: ptr[u8], kind: u64) -> i6
     r = mountpoint(t, name, n, addr_of(d))
     if r < 0:
         return r
-    m = new_mount(fstype, fstype, 0, 0)
+    m = new_mount(fstype, fstype, 0, 0, PROC_SUPER_MAGIC if kind == FS_PROC else TMPFS_MAGIC)
     if m == NULL:
         return -ENOMEM
     if kind == FS_PROC:

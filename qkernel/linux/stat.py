@@ -101,3 +101,8 @@ class Statfs:
     f_frsize: i64
     f_flags: i64
     f_spare: array[i64, 4]
+
+# statfs(2) f_type of the filesystems the sandbox mounts (<linux/magic.h>)
+OVERLAYFS_SUPER_MAGIC: Final = 0x794C7630
+TMPFS_MAGIC: Final = 0x01021994
+PROC_SUPER_MAGIC: Final = 0x9FA0

@@ -24,9 +24,6 @@ from qkernel.syscalls.table import SyscallArgs
 from qkernel.task.task import Task
 
 AT_STATX_SYNC_TYPE: Final = 0x6000
-OVERLAYFS_MAGIC: Final = 0x794C7630
-TMPFS_MAGIC: Final = 0x01021994
-PROC_MAGIC: Final = 0x9FA0
 ST_RDONLY: Final = 1
 
 
@@ -91,11 +88,7 @@ def minor(dev: u64) -> u64:
 
 def fill_statfs(m: ptr[Mount], out: u64) -> i64:
     s: Statfs = Statfs()
-    s.f_type = TMPFS_MAGIC
-    if m.parent == NULL:
-        s.f_type = OVERLAYFS_MAGIC
-    elif m.fstype[0] == ord(b"p"):
-        s.f_type = PROC_MAGIC
+    s.f_type = i64(m.magic)
     s.f_bsize = 4096
     s.f_frsize = 4096
     s.f_blocks = frames.nframes

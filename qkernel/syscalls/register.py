@@ -162,7 +162,7 @@ def register_all() -> None:
     register(n.SYS_prlimit64, sys_info.sys_prlimit64, P, b"reported; setting is ignored")
     # ---- memory (sys_mm.py)
     register(n.SYS_brk, sys_mm.sys_brk, S, b"")
-    register(n.SYS_mmap, sys_mm.sys_mmap, P, b"anonymous only until the VFS")
+    register(n.SYS_mmap, sys_mm.sys_mmap, P, b"anonymous memory only; file mappings: the filesystem issue")
     register(n.SYS_munmap, sys_mm.sys_munmap, S, b"")
     register(n.SYS_mprotect, sys_mm.sys_mprotect, S, b"")
     register(n.SYS_mremap, sys_mm.sys_mremap, S, b"")

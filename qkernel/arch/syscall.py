@@ -19,6 +19,7 @@ EFER_SCE: Final = 1
 FMASK_BITS: Final = 0x47700  # TF, IF, DF, IOPL, NT, AC cleared on entry
 
 
+SYSCALL_INSN_LEN: Final = 2   # `syscall` is 0f 05: rewinding rip by it restarts the call
 FMASK_FLAT: Final = 0x40500  # TF, DF, AC only: at CPL 3 nothing could set IF again (kvm_pvm)
 
 

@@ -9,11 +9,10 @@ a wait early yet, so a wakeup with a timeout may come up to STEP_NS late).
 
 from __future__ import annotations
 
-from qkernel import qcall
 from qkernel.dialect import NULL, Final, addr_of, i64, ptr, u64
 from qkernel.fs.node import File
 from qkernel.linux.uio import POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM
-from qkernel.task import hostio, sched, signals
+from qkernel.task import hostio, sched, signals, timers
 from qkernel.task.task import Task, WaitQueue
 
 DEFAULT_MASK: Final = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
@@ -36,7 +35,7 @@ def events(t: ptr[Task], f: ptr[File]) -> u64:
 
 
 def now() -> i64:
-    return qcall.clock_ns(1)
+    return i64(timers.now())
 
 
 def deadline_after(ns: i64) -> i64:

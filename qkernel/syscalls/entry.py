@@ -8,6 +8,7 @@ from __future__ import annotations
 from qkernel import qcall
 from qkernel.abi import LOG_INFO, LOG_WARN
 from qkernel.arch import trap
+from qkernel.arch.syscall import SYSCALL_INSN_LEN
 from qkernel.arch.frame import TrapFrame
 from qkernel.dialect import NULL, Final, addr_of, i32, i64, kfmt, ptr, u64
 from qkernel.klog import finish, start
@@ -26,7 +27,6 @@ from qkernel.task import sched, task, timers
 VEC_PF: Final = 14
 PF_WRITE: Final = 2
 PF_FETCH: Final = 0x10
-SYSCALL_INSN_LEN: Final = 2  # `syscall` is 0f 05
 
 strace: bool = False
 line: fmt.Line = fmt.Line()  # the strace line being built: per-CPU (one vCPU)

@@ -81,6 +81,21 @@ def child_frame(ct: ptr[Task], frame: ptr[TrapFrame], sp: u64) -> None:
     ct.frame = f
 
 
+def setup_task(ct: ptr[Task], t: ptr[Task], flags: u64, sp: u64, ptid: u64, ctid: u64, tls: u64) -> None:
+    """The new task ct of a clone by t: its first frame, mask, thread pointer and the tid
+    words (CHILD_SETTID is written where the child's memory is the caller's: CLONE_VM)."""
+    child_frame(ct, t.frame, sp)
+    ct.sigmask = t.sigmask
+    ct.fs_base = tls if flags & CLONE_SETTLS != 0 else t.fs_base
+    if flags & CLONE_CHILD_CLEARTID != 0:
+        ct.clear_child_tid = ctid
+    tid32: u32 = u32(ct.tid)
+    if flags & CLONE_PARENT_SETTID != 0:
+        copy_to_user(ptid, cast(ptr[u8], addr_of(tid32)), 4)
+    if flags & CLONE_CHILD_SETTID != 0 and flags & CLONE_VM != 0:
+        copy_to_user(ctid, cast(ptr[u8], addr_of(tid32)), 4)
+
+
 def copy_fields(c: ptr[Process], p: ptr[Process]) -> None:
     """What a child inherits of its parent's Process besides memory and descriptors."""
     c.pgid = p.pgid
@@ -149,21 +164,12 @@ def do_fork(t: ptr[Task], flags: u64, sp: u64, ptid: u64, ctid: u64, tls: u64) -
     if fdtable.copy(c, p) < 0:
         abandon(c, ct)
         return -ENOMEM
-    child_frame(ct, t.frame, sp)
-    ct.sigmask = t.sigmask
+    setup_task(ct, t, flags, sp, ptid, ctid, tls)
     if flags & CLONE_VM == 0 or flags & CLONE_VFORK != 0:
         ct.altstack_sp = t.altstack_sp       # the alternate stack is inherited unless the
         ct.altstack_size = t.altstack_size   # child shares memory without vfork
         ct.altstack_flags = t.altstack_flags
-    ct.fs_base = tls if flags & CLONE_SETTLS != 0 else t.fs_base
-    if flags & CLONE_CHILD_CLEARTID != 0:
-        ct.clear_child_tid = ctid
     pid = c.pid
-    pid32: u32 = u32(pid)
-    if flags & CLONE_PARENT_SETTID != 0:
-        copy_to_user(ptid, cast(ptr[u8], addr_of(pid32)), 4)
-    if flags & CLONE_CHILD_SETTID != 0 and flags & CLONE_VM != 0:
-        copy_to_user(ctid, cast(ptr[u8], addr_of(pid32)), 4)
     parent = p.parent if flags & CLONE_PARENT != 0 and p.parent != NULL else p
     family.link_child(parent, c)
     if flags & CLONE_VFORK != 0:
@@ -184,16 +190,7 @@ def new_thread(t: ptr[Task], flags: u64, sp: u64, ptid: u64, ctid: u64, tls: u64
     ct = task.new_task(p, task.alloc_pid())
     if ct == NULL:
         return -EAGAIN
-    child_frame(ct, t.frame, sp)
-    ct.sigmask = t.sigmask
-    ct.fs_base = tls if flags & CLONE_SETTLS != 0 else t.fs_base
-    if flags & CLONE_CHILD_CLEARTID != 0:
-        ct.clear_child_tid = ctid
-    tid32: u32 = u32(ct.tid)
-    if flags & CLONE_PARENT_SETTID != 0:
-        copy_to_user(ptid, cast(ptr[u8], addr_of(tid32)), 4)
-    if flags & CLONE_CHILD_SETTID != 0:
-        copy_to_user(ctid, cast(ptr[u8], addr_of(tid32)), 4)
+    setup_task(ct, t, flags, sp, ptid, ctid, tls)
     first = family.first_thread(p)
     ct.thread_next = first.thread_next
     first.thread_next = ct

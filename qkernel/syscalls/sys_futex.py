@@ -11,7 +11,7 @@ in-kernel timer yet), so a wake may be seen up to that late. PI futexes are -ENO
 
 from __future__ import annotations
 
-from qkernel.dialect import NULL, Final, addr_of, cast, i64, ptr, sizeof, u8, u32, u64
+from qkernel.dialect import NULL, Final, addr_of, cast, i32, i64, ptr, sizeof, u8, u32, u64
 from qkernel.fs import poll
 from qkernel.linux.errno import EAGAIN, EFAULT, EINVAL, ENOSYS, ERESTARTSYS, ESRCH, ETIMEDOUT
 from qkernel.linux.futex import (FUTEX_BITSET_MATCH_ANY, FUTEX_CLOCK_REALTIME, FUTEX_CMD_MASK,
@@ -126,7 +126,7 @@ def wake_op(uaddr: u64, n: u64, uaddr2: u64, n2: u64, code: u64) -> i64:
     done: u64 = 0
     if key != 0:
         done = futex.wake(key, n, FUTEX_BITSET_MATCH_ANY)
-    o = i64(i32_of(u64(old)))
+    o = i64(i32(old))
     hit = False
     if cmpop == FUTEX_OP_CMP_EQ:
         hit = o == cmparg
@@ -145,11 +145,6 @@ def wake_op(uaddr: u64, n: u64, uaddr2: u64, n2: u64, code: u64) -> i64:
     if hit and key2 != 0:
         done += futex.wake(key2, n2, FUTEX_BITSET_MATCH_ANY)
     return i64(done)
-
-
-def i32_of(x: u64) -> i64:
-    v = x & 0xFFFF_FFFF
-    return i64(v) - 0x1_0000_0000 if v >= 0x8000_0000 else i64(v)
 
 
 def sys_futex(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:

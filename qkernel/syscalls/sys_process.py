@@ -204,17 +204,18 @@ def sys_getsid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 def sys_setsid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     """A new session and process group led by the caller; EPERM for a group leader."""
     p = t.process
-    if p.pgid == p.pid or pgrp_exists(p.pid):
+    if p.pgid == p.pid or pgrp_member(p.pid, 0):
         return -EPERM
     p.sid = p.pid
     p.pgid = p.pid
     return i64(p.sid)
 
 
-def pgrp_exists(pgid: u64) -> bool:
+def pgrp_member(pgid: u64, sid: u64) -> bool:
+    """Is there a live process in group pgid (and, unless sid is 0, in session sid)?"""
     q = family.init_process
     while q != NULL:
-        if q.pgid == pgid and q.state != PROC_ZOMBIE:
+        if q.pgid == pgid and (sid == 0 or q.sid == sid) and q.state != PROC_ZOMBIE:
             return True
         q = family.next_in_tree(q)
     return False
@@ -233,19 +234,11 @@ def sys_setpgid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
         pgid = p.pid
     if p.sid == p.pid or p.sid != me.sid:
         return -EPERM     # a session leader, or a child in another session
-    if pgid != p.pid and not pgrp_in_session(pgid, me.sid):
+    if pgid != p.pid and not pgrp_member(pgid, me.sid):
         return -EPERM
     p.pgid = pgid
     return 0
 
-
-def pgrp_in_session(pgid: u64, sid: u64) -> bool:
-    q = family.init_process
-    while q != NULL:
-        if q.pgid == pgid and q.sid == sid and q.state != PROC_ZOMBIE:
-            return True
-        q = family.next_in_tree(q)
-    return False
 
 
 def sys_umask(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:

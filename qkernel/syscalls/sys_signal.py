@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from qkernel.abi import PAGE_SIZE
 from qkernel.arch.frame import TrapFrame
+from qkernel.arch.syscall import SYSCALL_INSN_LEN
+from qkernel.arch.trap import RFLAGS_USER_MASK
 from qkernel.dialect import NULL, Final, addr_of, asm, cast, i32, i64, memcpy, memset, ptr, sizeof, u8, u32, u64
 from qkernel.linux.errno import (EFAULT, EINTR, EINVAL, ENOMEM, EPERM, ERESTART_RESTARTBLOCK,
                                  ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ESRCH)
@@ -42,8 +44,6 @@ from qkernel.task.task import Task, WaitQueue
 SIGSET_SIZE: Final = 8
 RED_ZONE: Final = 128
 FXSAVE_SIZE: Final = 512
-SYSCALL_INSN_LEN: Final = 2
-RFLAGS_USER_MASK: Final = 0x0DD5       # CF PF AF ZF SF TF DF OF: what a program may set
 RFLAGS_TF_DF: Final = 0x0500
 MXCSR_OFFSET: Final = 24               # in the FXSAVE area
 MXCSR_VALID: Final = 0xFFFF
@@ -189,14 +189,21 @@ def sys_sigaltstack(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 
 # ---- sending ---------------------------------------------------------------------------------
 
+def refused(t: ptr[Task], p: ptr[Process], sig: u64) -> bool:
+    """Is sig from t's process not sent to p? sig 0 (only the checks), or init and a signal it
+    does not handle from another process (a PID namespace's rule)."""
+    return sig == 0 or (p == family.init_process and p != t.process and action(p, sig).handler == SIG_DFL)
+
+
+def sender(t: ptr[Task]) -> u64:
+    """siginfo's si_pid | si_uid << 32 of a signal t sends."""
+    return t.process.pid | (u64(t.process.creds.uid) << 32)
+
+
 def send_user(t: ptr[Task], p: ptr[Process], sig: u64, code: i32) -> None:
-    """A signal from the program t to process p (sig 0: only the checks)."""
-    if sig == 0:
-        return
-    me = t.process
-    if p == family.init_process and p != me and action(p, sig).handler == SIG_DFL:
-        return    # init gets from others only the signals it handles (a PID namespace's rule)
-    signals.send_process(p, sig, code, me.pid | (u64(me.creds.uid) << 32), 0)
+    """A signal from the program t to process p."""
+    if not refused(t, p, sig):
+        signals.send_process(p, sig, code, sender(t), 0)
 
 
 def sys_kill(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
@@ -229,15 +236,11 @@ def sys_kill(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     return 0 if found else -ESRCH
 
 
-def thread(tid: u64) -> ptr[Task]:
-    return family.find_thread(tid & 0xFFFF_FFFF)
-
-
 def sys_tgkill(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     sig = a.a2
     if i64(i32(a.a0)) <= 0 or i64(i32(a.a1)) <= 0 or (sig != 0 and not valid(sig)):
         return -EINVAL
-    x = thread(a.a1)
+    x = family.find_thread(a.a1 & 0xFFFF_FFFF)
     if x == NULL or x.process.pid != (a.a0 & 0xFFFF_FFFF):
         return -ESRCH
     send_thread(t, x, sig)
@@ -248,7 +251,7 @@ def sys_tkill(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     sig = a.a1
     if i64(i32(a.a0)) <= 0 or (sig != 0 and not valid(sig)):
         return -EINVAL
-    x = thread(a.a0)
+    x = family.find_thread(a.a0 & 0xFFFF_FFFF)
     if x == NULL:
         return -ESRCH
     send_thread(t, x, sig)
@@ -257,11 +260,8 @@ def sys_tkill(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 
 def send_thread(t: ptr[Task], x: ptr[Task], sig: u64) -> None:
     """tgkill/tkill: to thread x itself (SI_TKILL)."""
-    p = x.process
-    me = t.process
-    if sig == 0 or (p == family.init_process and p != me and action(p, sig).handler == SIG_DFL):
-        return
-    signals.send(x, sig, SI_TKILL, me.pid | (u64(me.creds.uid) << 32), 0)
+    if not refused(t, x.process, sig):
+        signals.send(x, sig, SI_TKILL, sender(t), 0)
 
 
 # ---- delivery --------------------------------------------------------------------------------

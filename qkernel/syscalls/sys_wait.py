@@ -95,15 +95,12 @@ def exit_thread(t: ptr[Task]) -> None:
     last thread of the process ends the process (with p.exit_status). Never returns."""
     p = t.process
     sys_futex.release(t)
-    if p.nthreads > 1:
-        if t != family.first_thread(p):
-            family.unlink_thread(p, t)
-            family.bury_task(t)
-        sched.wake_all(addr_of(family.thread_exit))
-        sched.exit_current()
-    if t != family.first_thread(p):
+    if t != family.first_thread(p):      # the first thread stays until the process is reaped
         family.unlink_thread(p, t)
         family.bury_task(t)
+    if p.nthreads > 1:
+        sched.wake_all(addr_of(family.thread_exit))
+        sched.exit_current()
     wstatus = p.exit_status
     fdtable.close_all(p)
     fdtable.release_table(p)
@@ -203,7 +200,7 @@ def sys_wait4(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     options = a.a2
     if options & ~u64(WAIT4_OPTIONS) != 0:
         return -EINVAL
-    pid = i64(i32_of(a.a0))
+    pid = i64(i32(a.a0))
     which: u64 = P_PID
     ident: u64 = u64(pid)
     if pid == -1:
@@ -226,14 +223,6 @@ def sys_wait4(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     cpid = c.pid
     family.reap(t.process, c)
     return i64(cpid)
-
-
-def i32_of(x: u64) -> i64:
-    """The low 32 bits as a signed int (pid_t arguments)."""
-    v = x & 0xFFFF_FFFF
-    if v >= 0x8000_0000:
-        return i64(v) - 0x1_0000_0000
-    return i64(v)
 
 
 def sys_waitid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:

@@ -101,6 +101,8 @@ class Inode:
     opens: u64                 # open Files on it
     iflags: u64                # I_*
     lru_next: ptr[Inode]       # inodes holding a host handle (hostio's cap on open handles)
+    wake_in: u64               # readiness changes toward reading / writing (poll.notify_inode):
+    wake_out: u64              # edge-triggered epoll reports an item again when one moves
 
 
 @struct
@@ -149,6 +151,7 @@ class File:
     mnt: ptr[Mount]
     priv: u64
     priv2: u64
+    epitems: u64               # the epoll items watching this file (qkernel/fs/epoll.py)
 
 
 mount_list: ptr[Mount] = NULL  # the mount table, in mount order (vfs.attach; /proc/self/mounts)
@@ -200,6 +203,7 @@ def iput(i: ptr[Inode]) -> None:
 
 
 free_hook: fn[[ptr[Inode]], None] = NULL   # the page cache's release (vfs installs it)
+watch_hook: fn[[ptr[File]], None] = NULL   # epoll forgets a file that goes (epoll installs it)
 
 
 def free_inode(i: ptr[Inode]) -> None:
@@ -257,6 +261,8 @@ def fput(f: ptr[File]) -> None:
     f.refs -= 1
     if f.refs != 0:
         return
+    if f.epitems != 0 and watch_hook != NULL:
+        watch_hook(f)
     if f.ops != NULL and f.ops.release != NULL:
         f.ops.release(f)
     ino = f.inode

@@ -99,7 +99,7 @@ def p_read(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
         pp.count -= chunk
         done += chunk
     sched.wake_all(addr_of(pp.wr_wq))
-    poll_wait.notify()
+    poll_wait.notify_inode(f.inode, poll_wait.TOWARD_OUT)
     return i64(done)
 
 
@@ -142,7 +142,7 @@ def p_write(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
             pp.count += chunk
             done += chunk
         sched.wake_all(addr_of(pp.rd_wq))
-        poll_wait.notify()
+        poll_wait.notify_inode(f.inode, poll_wait.TOWARD_IN)
     return i64(done)
 
 
@@ -180,7 +180,7 @@ def p_release(f: ptr[File]) -> None:
         pp.writers -= 1
     sched.wake_all(addr_of(pp.rd_wq))
     sched.wake_all(addr_of(pp.wr_wq))
-    poll_wait.notify()
+    poll_wait.notify_inode(f.inode, poll_wait.TOWARD_BOTH)
     if pp.readers == 0 and pp.writers == 0:
         for k in range(PIPE_PAGES):
             if pp.pages[k] != 0:

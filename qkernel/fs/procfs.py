@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from qkernel import qcall
 from qkernel.dialect import NULL, Final, addr_of, cast, i64, kfmt, memcpy, ptr, struct, u8, u16, u64
-from qkernel.fs import fdtable, namei, node
+from qkernel.fs import anon, fdtable, namei, node
 from qkernel.fs.node import (D_LOOKED, D_PINNED, D_VOLATILE, Dentry, File, FileOps, Inode, InodeOps,
                              Mount, iput, new_inode)
 from qkernel.lib import fmt
@@ -278,6 +278,8 @@ def p_readlink(t: ptr[Task], i: ptr[Inode], buf: ptr[u8], size: u64) -> i64:
             if r < 0:
                 return r
             o.len = u64(r)
+        elif f.inode != NULL and f.inode.st.st_dev == anon.ANON_DEV:
+            puts(addr_of(o), f.inode.link)
         elif f.inode != NULL:
             kfmt(addr_of(ln), b"pipe:[%u]", f.inode.st.st_ino)
             putline(addr_of(o), addr_of(ln))

@@ -63,11 +63,15 @@ SI_USER: Final = 0
 SI_KERNEL: Final = 0x80
 SI_QUEUE: Final = -1
 SI_TKILL: Final = -6
+SI_TIMER: Final = -2
 SEGV_MAPERR: Final = 1
 SEGV_ACCERR: Final = 2
 CLD_EXITED: Final = 1
 CLD_KILLED: Final = 2
 CLD_DUMPED: Final = 3
+CLD_TRAPPED: Final = 4
+CLD_STOPPED: Final = 5
+CLD_CONTINUED: Final = 6
 
 
 @struct

@@ -22,7 +22,7 @@ from qkernel.mm import fault, vma
 from qkernel.syscalls import sys_signal, table
 from qkernel.syscalls.sys_wait import exit_process
 from qkernel.syscalls.table import STATUS_SUPPORTED, SyscallArgs
-from qkernel.task import sched, task, timers
+from qkernel.task import sched, signals, task, timers
 
 VEC_PF: Final = 14
 PF_WRITE: Final = 2
@@ -98,7 +98,7 @@ def syscall_trap(frame: ptr[TrapFrame]) -> None:
     sched.preempt_point()  # the return to user mode: where a slice that ran out switches
     if t.process.itimer_deadline != 0:
         timers.check(t)
-    if t.sigpending != 0 or t.restore_sigmask:
+    if signals.has_work(t):
         sys_signal.deliver(t, frame, result)
 
 
@@ -112,7 +112,7 @@ def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
         r = fault.handle_fault(t.process.mm, addr, frame.error & PF_WRITE != 0,
                              frame.error & PF_FETCH != 0)
         if r == 0:
-            if t.sigpending != 0:
+            if signals.has_work(t):
                 sys_signal.deliver(t, frame, 0)
             return
         if r == -ENOMEM:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from qkernel.dialect import NULL, u8
 from qkernel.linux import sysno as n
-from qkernel.syscalls import (sys_attr, sys_clone, sys_dir, sys_fd, sys_info, sys_io, sys_mm, sys_path,
-                              sys_exec, sys_futex, sys_pipe, sys_poll, sys_signal, sys_statfs, sys_time,
-                              sys_wait)
+from qkernel.syscalls import (sys_attr, sys_clone, sys_dir, sys_event, sys_fd, sys_info, sys_io, sys_mm,
+                              sys_path, sys_exec, sys_futex, sys_pipe, sys_poll, sys_signal, sys_sigwait,
+                              sys_statfs, sys_time, sys_wait)
 from qkernel.syscalls import sys_process as p
 from qkernel.syscalls.table import STATUS_ENOSYS, STATUS_PARTIAL, STATUS_SUPPORTED, register
 
@@ -72,9 +72,23 @@ def register_all() -> None:
     register(n.SYS_pipe, sys_pipe.sys_pipe, P, b"no SIGPIPE until signals (EPIPE only)")
     register(n.SYS_pipe2, sys_pipe.sys_pipe2, P, b"no SIGPIPE until signals; O_DIRECT is a plain pipe")
     register(n.SYS_poll, sys_poll.sys_poll, P, b"a timed wait looks again every 10 ms")
-    register(n.SYS_ppoll, sys_poll.sys_ppoll, P, b"the signal mask is not applied yet")
+    register(n.SYS_ppoll, sys_poll.sys_ppoll, P, b"a timed wait looks again every 10 ms")
     register(n.SYS_select, sys_poll.sys_select, P, b"at most 65536 descriptors")
-    register(n.SYS_pselect6, sys_poll.sys_pselect6, P, b"the signal mask is not applied yet")
+    register(n.SYS_pselect6, sys_poll.sys_pselect6, P, b"at most 65536 descriptors")
+    # ---- event files (sys_event.py): epoll, eventfd, timerfd, signalfd
+    register(n.SYS_epoll_create, sys_event.sys_epoll_create, S, b"")
+    register(n.SYS_epoll_create1, sys_event.sys_epoll_create1, S, b"")
+    register(n.SYS_epoll_ctl, sys_event.sys_epoll_ctl, P, b"EPOLLEXCLUSIVE accepted, wakes every waiter")
+    register(n.SYS_epoll_wait, sys_event.sys_epoll_wait, P, b"a timed wait looks again every 10 ms")
+    register(n.SYS_epoll_pwait, sys_event.sys_epoll_pwait, P, b"a timed wait looks again every 10 ms")
+    register(n.SYS_epoll_pwait2, sys_event.sys_epoll_pwait2, P, b"a timed wait looks again every 10 ms")
+    register(n.SYS_eventfd, sys_event.sys_eventfd, S, b"")
+    register(n.SYS_eventfd2, sys_event.sys_eventfd2, S, b"")
+    register(n.SYS_timerfd_create, sys_event.sys_timerfd_create, P, b"TFD_TIMER_CANCEL_ON_SET never cancels")
+    register(n.SYS_timerfd_settime, sys_event.sys_timerfd_settime, P, b"TFD_TIMER_CANCEL_ON_SET never cancels")
+    register(n.SYS_timerfd_gettime, sys_event.sys_timerfd_gettime, S, b"")
+    register(n.SYS_signalfd, sys_event.sys_signalfd, P, b"no ssi_utime/ssi_stime")
+    register(n.SYS_signalfd4, sys_event.sys_signalfd4, P, b"no ssi_utime/ssi_stime")
     # ---- statx and filesystem figures (sys_statfs.py)
     register(n.SYS_statx, sys_statfs.sys_statx, P, b"no birth time; every basic field whatever the mask")
     register(n.SYS_statfs, sys_statfs.sys_statfs, P, b"guest memory as the blocks of every mount")
@@ -97,8 +111,8 @@ def register_all() -> None:
     # ---- processes (sys_process.py)
     register(n.SYS_exit, sys_wait.sys_exit, S, b"")
     register(n.SYS_exit_group, sys_wait.sys_exit_group, S, b"")
-    register(n.SYS_wait4, sys_wait.sys_wait4, P, b"exited children only (no stop/continue yet); rusage zero")
-    register(n.SYS_waitid, sys_wait.sys_waitid, P, b"exited children only (no stop/continue yet); rusage zero")
+    register(n.SYS_wait4, sys_wait.sys_wait4, P, b"rusage zero")
+    register(n.SYS_waitid, sys_wait.sys_waitid, P, b"rusage zero")
     register(n.SYS_execve, sys_exec.sys_execve, P, b"static programs (dynamic ones: ELIBACC until ld.so runs)")
     register(n.SYS_execveat, sys_exec.sys_execveat, P, b"no AT_EMPTY_PATH (fexecve) yet; static programs")
     register(n.SYS_fork, sys_clone.sys_fork, S, b"")
@@ -114,9 +128,12 @@ def register_all() -> None:
     register(n.SYS_pause, sys_signal.sys_pause, S, b"")
     register(n.SYS_rt_sigreturn, sys_signal.sys_rt_sigreturn, S, b"")
     register(n.SYS_sigaltstack, sys_signal.sys_sigaltstack, S, b"")
-    register(n.SYS_kill, sys_signal.sys_kill, P, b"real-time signals do not queue; stop/continue ignored")
-    register(n.SYS_tgkill, sys_signal.sys_tgkill, P, b"real-time signals do not queue; stop/continue ignored")
-    register(n.SYS_tkill, sys_signal.sys_tkill, P, b"real-time signals do not queue; stop/continue ignored")
+    register(n.SYS_kill, sys_signal.sys_kill, P, b"real-time signals do not queue")
+    register(n.SYS_tgkill, sys_signal.sys_tgkill, P, b"real-time signals do not queue")
+    register(n.SYS_tkill, sys_signal.sys_tkill, P, b"real-time signals do not queue")
+    register(n.SYS_rt_sigtimedwait, sys_sigwait.sys_rt_sigtimedwait, P, b"a timed wait looks again every 10 ms")
+    register(n.SYS_rt_sigqueueinfo, sys_sigwait.sys_rt_sigqueueinfo, P, b"real-time signals do not queue")
+    register(n.SYS_rt_tgsigqueueinfo, sys_sigwait.sys_rt_tgsigqueueinfo, P, b"real-time signals do not queue")
     register(n.SYS_setpgid, p.sys_setpgid, S, b"")
     register(n.SYS_getpid, p.sys_getpid, S, b"")
     register(n.SYS_gettid, p.sys_gettid, S, b"")
@@ -171,5 +188,4 @@ def register_all() -> None:
     register(n.SYS_rseq, NULL, X, b"optional: the libcs fall back")
     register(n.SYS_futex, sys_futex.sys_futex, P, b"no PI futexes; timed waits look every 10 ms")
     register(n.SYS_get_robust_list, sys_futex.sys_get_robust_list, S, b"")
-    register(n.SYS_epoll_create1, NULL, X, b"epoll (processes issue)")
     register(n.SYS_socket, NULL, X, b"sockets (networking issue)")

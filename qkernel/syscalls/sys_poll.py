@@ -3,15 +3,15 @@
 Linux's rules: poll reports POLLNVAL for a descriptor that is not open and ignores negative
 ones; select fails with -EBADF for a descriptor in a set that is not open; both return the
 number of ready descriptors, 0 on timeout. ppoll, select and pselect6 write the time left
-back (as Linux does). Partial: the signal masks of ppoll/pselect6 are not applied (signals
-arrive with the processes issue), and select takes at most SELECT_MAX descriptors.
+back (as Linux does). The signal masks of ppoll and pselect6 hold for the wait (and for the
+handler of the signal that ended it). select takes at most SELECT_MAX descriptors.
 """
 
 from __future__ import annotations
 
 from qkernel.dialect import NULL, Final, addr_of, array, cast, i16, i32, i64, memset, ptr, sizeof, u8, u64
 from qkernel.fs import fdtable, poll
-from qkernel.linux.errno import EBADF, EFAULT, EINVAL, ERESTARTNOHAND
+from qkernel.linux.errno import EBADF, EFAULT, EINTR, EINVAL, ERESTARTNOHAND
 from qkernel.linux.time import NSEC_PER_SEC, NSEC_PER_USEC, Timespec, Timeval
 from qkernel.linux.uio import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, Pollfd
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
@@ -108,13 +108,36 @@ def deadline_of(ns: i64) -> i64:
     return poll.deadline_after(ns)
 
 
+def read_sigmask(user: u64, size: u64, out: ptr[u64]) -> i64:
+    """A wait's signal mask: 1 with out[0] set, 0 when none is given, or -EINVAL / -EFAULT."""
+    if user == 0:
+        return 0
+    if size != 8:
+        return -EINVAL
+    if copy_from_user(cast(ptr[u8], out), user, 8) != 0:
+        return -EFAULT
+    return 1
+
+
+def masked_wait_done(t: ptr[Task], masked: i64, r: i64) -> None:
+    if masked == 1:
+        signals.wait_mask_done(t, r == -ERESTARTNOHAND or r == -EINTR)
+
+
 def sys_ppoll(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     ns: i64 = 0
     r = read_timespec(a.a2, addr_of(ns))
     if r < 0:
         return r
+    mask: u64 = 0
+    masked = read_sigmask(a.a3, a.a4, addr_of(mask))
+    if masked < 0:
+        return masked
     deadline = deadline_of(ns)
+    if masked == 1:
+        signals.wait_mask(t, mask)
     r = do_poll(t, a.a0, a.a1, deadline)
+    masked_wait_done(t, masked, r)
     write_timespec(a.a2, deadline)
     return r
 
@@ -217,11 +240,23 @@ def sys_pselect6(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     r = read_timespec(a.a4, addr_of(ns))
     if r < 0:
         return r
+    mask: u64 = 0
+    masked: i64 = 0
+    if a.a5 != 0:        # { const sigset_t *ss; size_t ss_len; }
+        ms: array[u64, 2] = array[u64, 2]()
+        if copy_from_user(cast(ptr[u8], addr_of(ms[0])), a.a5, 16) != 0:
+            return -EFAULT
+        masked = read_sigmask(ms[0], ms[1], addr_of(mask))
+        if masked < 0:
+            return masked
     deadline = deadline_of(ns)
     sets: array[u64, 3] = array[u64, 3]()
     sets[0] = a.a1
     sets[1] = a.a2
     sets[2] = a.a3
+    if masked == 1:
+        signals.wait_mask(t, mask)
     r = do_select(t, a.a0, addr_of(sets[0]), deadline)
+    masked_wait_done(t, masked, r)
     write_timespec(a.a4, deadline)
     return r

@@ -4,8 +4,9 @@ kill, tgkill, tkill, rt_sigreturn, and delivery on the way back to the program
 
 Delivery (`deliver`, at the return of every system call and trap from the program): the
 lowest pending unblocked signal is taken; SIG_IGN drops it; SIG_DFL applies the default
-action (terminate, or terminate "with core": the process dies by the signal; ignore; stop
-and continue are ignored until job control); a handler gets an x86-64 rt_sigframe on the
+action (terminate, or terminate "with core": the process dies by the signal; ignore; stop:
+the process stops, task/signals.py's job control, and its threads park here until continued);
+a handler gets an x86-64 rt_sigframe on the
 program's stack (below its 128-byte red zone, or on the sigaltstack with SA_ONSTACK): return
 address sa_restorer, the ucontext with every register, the old mask and the FXSAVE state,
 and the siginfo, and runs with rdi = signal, rsi = &info, rdx = &uc, the mask widened by
@@ -351,6 +352,7 @@ def deliver(t: ptr[Task], frame: ptr[TrapFrame], result: i64) -> None:
     `result` is the system call's (0 for a trap)."""
     p = t.process
     while True:
+        signals.park_stopped(t)
         sig = next_signal(t)
         if sig == 0:
             break
@@ -361,7 +363,10 @@ def deliver(t: ptr[Task], frame: ptr[TrapFrame], result: i64) -> None:
             continue
         if act.handler == SIG_DFL:
             da = default_action(sig)
-            if da == ACT_IGN or da == ACT_CONT or da == ACT_STOP:
+            if da == ACT_STOP:
+                signals.group_stop(p, sig)   # parks at the top of the loop
+                continue
+            if da == ACT_IGN or da == ACT_CONT:
                 continue
             exit_process(t, sig)
         restart_fixup(frame, result, act.flags)
@@ -428,3 +433,26 @@ def sys_rt_sigreturn(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     if not on_altstack(t, fr.rsp):
         set_altstack(t, ss)
     return i64(m.rax)
+
+
+def stop_in_call(t: ptr[Task]) -> bool:
+    """A sleeping call saw a signal: when all that is pending and unblocked are default stops,
+    the process stops here and the call goes on once continued (as Linux restarts it with the
+    time left); False when something else is pending (the call returns to deliver it)."""
+    p = t.process
+    ready = t.sigpending & ~(t.sigmask & ~u64(UNBLOCKABLE))
+    if ready == 0 or p.group_exit != 0:
+        return False
+    rest = ready
+    while rest != 0:
+        sig = signals.lowest(rest)
+        rest &= ~bit(sig)
+        if action(p, sig).handler != SIG_DFL or default_action(sig) != ACT_STOP:
+            return False
+    while ready != 0:
+        sig = signals.lowest(ready)
+        ready &= ~bit(sig)
+        t.sigpending &= ~bit(sig)
+        signals.group_stop(p, sig)
+    signals.park_stopped(t)
+    return not signals.pending(t)

@@ -16,6 +16,7 @@ from qkernel.linux.time import (CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME,
                                 CLOCK_REALTIME_COARSE, NSEC_PER_SEC, NSEC_PER_USEC, TIMER_ABSTIME,
                                 ITIMER_PROF, ITIMER_REAL, Itimerval, Timespec, Timeval, Timezone)
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
+from qkernel.syscalls import sys_signal
 from qkernel.syscalls.table import SyscallArgs
 from qkernel.task import hostio, signals, timers
 from qkernel.task.task import Task
@@ -110,7 +111,7 @@ def _sleep(t: ptr[Task], clock: u64, flags: u64, req: u64, rem: u64) -> i64:
         if at >= end:
             return 0
         total = end - at
-        if signals.pending(t):
+        if signals.pending(t) and not sys_signal.stop_in_call(t):
             if rem != 0 and flags & TIMER_ABSTIME == 0:
                 r: Timespec = Timespec()
                 r.tv_sec = i64(total // NSEC_PER_SEC)

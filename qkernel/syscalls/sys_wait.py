@@ -7,7 +7,9 @@ collects it (wait4/waitid; WNOWAIT leaves it). The first process (pid 1) is the 
 end is the sandbox's end, with its status (128 + N after signal N, as a shell reports it),
 and the rest of the sandbox goes with it, as in a PID namespace.
 
-Wait statuses are Linux's: exited (code & 0xff) << 8, killed by signal N: N.
+Wait statuses are Linux's: exited (code & 0xff) << 8, killed by signal N: N, stopped by N:
+N << 8 | 0x7f (WUNTRACED / WSTOPPED), continued: 0xffff (WCONTINUED); each stop and continue
+is reported once (task/signals.py's job control marks them).
 """
 
 from __future__ import annotations
@@ -20,17 +22,21 @@ from qkernel.linux.errno import ECHILD, EFAULT, EINVAL, ERESTARTSYS
 from qkernel.linux.resource import Rusage
 from qkernel.linux.sched import (P_ALL, P_PGID, P_PID, WALL, WCLONE, WCONTINUED, WEXITED, WNOHANG,
                                  WNOTHREAD, WNOWAIT, WSTOPPED, WUNTRACED)
-from qkernel.linux.signal import CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SIG_IGN, SIGCHLD, SIGKILL, Siginfo
+from qkernel.linux.signal import (CLD_CONTINUED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SA_NOCLDWAIT, SIG_IGN,
+                                  SIGCHLD, SIGCONT, SIGKILL, Siginfo)
 from qkernel.mm import pagetable, vma
 from qkernel.mm.uaccess import copy_to_user
 from qkernel.syscalls import sys_futex
 from qkernel.syscalls.table import SyscallArgs
 from qkernel.task import family, sched, signals, task
-from qkernel.task.process import PROC_ZOMBIE, Process
+from qkernel.task.process import JOB_REPORT_CONT, JOB_REPORT_STOP, PROC_ZOMBIE, Process
 from qkernel.task.task import TASK_ZOMBIE, Task
 
 WAIT4_OPTIONS: Final = WNOHANG | WUNTRACED | WCONTINUED | WALL | WCLONE | WNOTHREAD
 WAITID_OPTIONS: Final = WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WALL | WCLONE | WNOTHREAD
+FOUND_EXITED: Final = 1      # what a wait found (scan)
+FOUND_STOPPED: Final = 2
+FOUND_CONTINUED: Final = 3
 
 
 def exited(code: u64) -> u64:
@@ -155,31 +161,46 @@ def matches(c: ptr[Process], which: u64, ident: u64) -> bool:
     return c.pgid == ident
 
 
-def find_zombie(p: ptr[Process], which: u64, ident: u64, out: ptr[ptr[Process]]) -> bool:
-    """Whether p has a child that matches; out[0] is a zombie among them, or NULL."""
+def scan(p: ptr[Process], which: u64, ident: u64, options: u64, out: ptr[ptr[Process]]) -> i64:
+    """A look at p's matching children: FOUND_EXITED / FOUND_STOPPED / FOUND_CONTINUED with
+    out[0] set (what `options` asks to see), 0 when there are matching children but nothing to
+    report, -ECHILD when there are none."""
     seen = False
     out[0] = NULL
     c = p.first_child
     while c != NULL:
         if matches(c, which, ident):
             seen = True
+            out[0] = c
             if c.state == PROC_ZOMBIE:
-                out[0] = c
-                return True
+                if options & WEXITED != 0:
+                    return FOUND_EXITED
+            elif c.jobctl & JOB_REPORT_STOP != 0 and options & WSTOPPED != 0:
+                return FOUND_STOPPED
+            elif c.jobctl & JOB_REPORT_CONT != 0 and options & WCONTINUED != 0:
+                return FOUND_CONTINUED
         c = c.next_sibling
-    return seen
+    out[0] = NULL
+    return 0 if seen else -ECHILD
 
 
 def wait_child(t: ptr[Task], which: u64, ident: u64, options: u64, out: ptr[ptr[Process]]) -> i64:
-    """Waits for a matching child to become a zombie: 1 with out[0] set, 0 (WNOHANG and none
-    yet), or -ECHILD."""
+    """Waits for a matching child with something to report: FOUND_* with out[0] set, 0
+    (WNOHANG and nothing yet), or -ECHILD. The report is consumed unless WNOWAIT (an exited
+    child is reaped by the caller)."""
     p = t.process
     family.free_dead()
     while True:
-        if not find_zombie(p, which, ident, out):
-            return -ECHILD
-        if out[0] != NULL:
-            return 1
+        r = scan(p, which, ident, options, out)
+        if r < 0:
+            return r
+        if r > 0:
+            if options & WNOWAIT == 0:
+                if r == FOUND_STOPPED:
+                    out[0].jobctl &= ~u64(JOB_REPORT_STOP)
+                elif r == FOUND_CONTINUED:
+                    out[0].jobctl &= ~u64(JOB_REPORT_CONT)
+            return r
         if options & WNOHANG != 0:
             return 0
         if signals.pending(t):
@@ -212,16 +233,21 @@ def sys_wait4(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
         which = P_PGID
         ident = u64(-pid)
     c: ptr[Process] = NULL
-    r = wait_child(t, which, ident, options, addr_of(c))
+    r = wait_child(t, which, ident, options | WEXITED, addr_of(c))
     if r <= 0:
         return r
     status: u32 = u32(c.exit_status)
+    if r == FOUND_STOPPED:
+        status = u32((c.stop_sig << 8) | 0x7F)
+    elif r == FOUND_CONTINUED:
+        status = 0xFFFF
     if a.a1 != 0 and copy_to_user(a.a1, cast(ptr[u8], addr_of(status)), 4) != 0:
         return -EFAULT
     if put_rusage(a.a3) != 0:
         return -EFAULT
     cpid = c.pid
-    family.reap(t.process, c)
+    if r == FOUND_EXITED:
+        family.reap(t.process, c)
     return i64(cpid)
 
 
@@ -238,29 +264,26 @@ def sys_waitid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
         ident = t.process.pgid
     info: Siginfo = Siginfo()
     c: ptr[Process] = NULL
-    r: i64 = 0
-    if options & WEXITED != 0:
-        r = wait_child(t, which, ident, options, addr_of(c))
-    elif options & WNOHANG == 0:
-        r = -ECHILD if not find_zombie(t.process, which, ident, addr_of(c)) else 0
-        while r == 0:   # stopped or continued children: not until job control
-            if signals.pending(t):
-                return -ERESTARTSYS
-            sched.sleep_on(addr_of(family.child_exit), 0)
-            if not find_zombie(t.process, which, ident, addr_of(c)):
-                r = -ECHILD
+    r = wait_child(t, which, ident, options, addr_of(c))
     if r < 0:
         return r
-    if r == 1:
-        w = c.exit_status
+    if r > 0:
         info.si_signo = SIGCHLD
-        info.si_code = CLD_KILLED if w & 0x7F != 0 else CLD_EXITED
         info.fields[0] = c.pid | (u64(c.creds.uid) << 32)
-        info.fields[1] = w & 0x7F if w & 0x7F != 0 else (w >> 8) & 0xFF
+        w = c.exit_status
+        if r == FOUND_STOPPED:
+            info.si_code = CLD_STOPPED
+            info.fields[1] = c.stop_sig
+        elif r == FOUND_CONTINUED:
+            info.si_code = CLD_CONTINUED
+            info.fields[1] = SIGCONT
+        else:
+            info.si_code = CLD_KILLED if w & 0x7F != 0 else CLD_EXITED
+            info.fields[1] = w & 0x7F if w & 0x7F != 0 else (w >> 8) & 0xFF
     if a.a2 != 0 and copy_to_user(a.a2, cast(ptr[u8], addr_of(info)), sizeof(Siginfo)) != 0:
         return -EFAULT
     if put_rusage(a.a4) != 0:
         return -EFAULT
-    if r == 1 and options & WNOWAIT == 0:
+    if r == FOUND_EXITED and options & WNOWAIT == 0:
         family.reap(t.process, c)
     return 0

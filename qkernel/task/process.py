@@ -21,6 +21,10 @@ STDIO_FDS: Final = 3
 PROC_ALIVE: Final = 0
 PROC_ZOMBIE: Final = 1    # exited, its status not yet collected by the parent
 
+JOB_STOPPED: Final = 1       # Process.jobctl: stopped by a stop signal (until SIGCONT)
+JOB_REPORT_STOP: Final = 2   # the stop is not yet reported to a wait of the parent
+JOB_REPORT_CONT: Final = 4   # the continue is not yet reported (WCONTINUED)
+
 
 @struct
 class Creds:
@@ -81,6 +85,8 @@ class Process:
     group_exit: u64               # 1 once exit_group or a fatal signal ends every thread
     itimer_deadline: u64          # ITIMER_REAL: CLOCK_MONOTONIC ns of the next SIGALRM (0: off)
     itimer_interval: u64          # and its period (0: one shot)
+    jobctl: u64                   # JOB_*: stopped, and what its parent's waits have yet to see
+    stop_sig: u64                 # the signal that stopped it
 
 
 def init_fields(p: ptr[Process], pid: u64) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from qkernel.dialect import layout
-from qkernel.linux import errno, fcntl, futex, mman, resource, sched, signal, stat, sysno, time, tty, uio, utsname
+from qkernel.linux import errno, events, fcntl, futex, mman, resource, sched, signal, stat, sysno, time, tty, uio, utsname
 
 UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
 
@@ -73,7 +73,8 @@ CONSTANTS = [(m, n, n) for m, names in [
              "SIGTTOU SIGURG SIGXCPU SIGXFSZ SIGVTALRM SIGPROF SIGWINCH SIGIO SIGPWR SIGSYS "
              "SA_NOCLDSTOP SA_NOCLDWAIT SA_SIGINFO SA_ONSTACK SA_RESTART SA_NODEFER SA_RESETHAND "
              "SIG_BLOCK SIG_UNBLOCK SIG_SETMASK SS_ONSTACK SS_DISABLE SI_USER SI_KERNEL SI_QUEUE "
-             "SI_TKILL SEGV_MAPERR SEGV_ACCERR CLD_EXITED CLD_KILLED CLD_DUMPED ILL_ILLOPN FPE_INTDIV "
+             "SI_TKILL SI_TIMER SEGV_MAPERR SEGV_ACCERR CLD_EXITED CLD_KILLED CLD_DUMPED CLD_TRAPPED "
+             "CLD_STOPPED CLD_CONTINUED ILL_ILLOPN FPE_INTDIV "
              "BUS_ADRERR TRAP_BRKPT"),
     (futex, "FUTEX_WAIT FUTEX_WAKE FUTEX_FD FUTEX_REQUEUE FUTEX_CMP_REQUEUE FUTEX_WAKE_OP "
             "FUTEX_LOCK_PI FUTEX_UNLOCK_PI FUTEX_TRYLOCK_PI FUTEX_WAIT_BITSET FUTEX_WAKE_BITSET "
@@ -103,6 +104,8 @@ CONSTANTS = [(m, n, n) for m, names in [
     (uio, "IOV_MAX DT_UNKNOWN DT_FIFO DT_CHR DT_DIR DT_BLK DT_REG DT_LNK DT_SOCK POLLIN POLLPRI "
           "POLLOUT POLLERR POLLHUP POLLNVAL POLLRDNORM POLLRDBAND POLLWRNORM POLLWRBAND POLLRDHUP "
           "EPOLL_CTL_ADD EPOLL_CTL_DEL EPOLL_CTL_MOD EPOLLET EPOLLONESHOT EPOLLEXCLUSIVE"),
+    (events, "EPOLL_CLOEXEC EFD_SEMAPHORE EFD_CLOEXEC EFD_NONBLOCK TFD_CLOEXEC TFD_NONBLOCK "
+             "TFD_TIMER_ABSTIME TFD_TIMER_CANCEL_ON_SET SFD_CLOEXEC SFD_NONBLOCK"),
     (tty, "TCGETS TCSETS TCSETSW TCSETSF TIOCSCTTY TIOCGPGRP TIOCSPGRP TIOCGWINSZ TIOCSWINSZ FIONREAD "
           "FIONBIO FIOCLEX FIONCLEX NCCS"),
     (utsname, "PR_SET_PDEATHSIG PR_GET_PDEATHSIG PR_GET_DUMPABLE PR_SET_DUMPABLE PR_SET_NAME "
@@ -146,6 +149,9 @@ RECORDS = [
     (uio.Iovec, "struct iovec", "iov_base iov_len"),
     (uio.Pollfd, "struct pollfd", "fd events revents"),
     (uio.EpollEvent, "struct epoll_event", "events data"),
+    (events.SignalfdSiginfo, "struct signalfd_siginfo", "ssi_signo ssi_errno ssi_code ssi_pid ssi_uid "
+     "ssi_fd ssi_tid ssi_band ssi_overrun ssi_trapno ssi_status ssi_int ssi_ptr ssi_utime ssi_stime "
+     "ssi_addr ssi_addr_lsb ssi_syscall ssi_call_addr ssi_arch"),
     (tty.Winsize, "struct winsize", "ws_row ws_col ws_xpixel ws_ypixel"),
     (utsname.Utsname, "struct utsname", "sysname nodename release version machine domainname"),
 ]
@@ -162,6 +168,9 @@ HEADERS = """#define _GNU_SOURCE
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>

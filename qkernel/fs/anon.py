@@ -7,19 +7,13 @@ inode goes with its last File.
 from __future__ import annotations
 
 from qkernel.dialect import NULL, Final, ptr, u64, u8
+from qkernel.lib import fmt
 from qkernel.fs.node import File, FileOps, free_inode, new_file, new_inode
 from qkernel.linux.fcntl import O_RDWR
 
 ANON_DEV: Final = 0x0E         # st_dev of anonymous inodes (anon_inodefs)
 
 next_ino: u64 = 0
-
-
-def name_len(s: ptr[u8]) -> u64:
-    n: u64 = 0
-    while s[n] != 0:
-        n += 1
-    return n
 
 
 def new_anon(ops: ptr[FileOps], name: ptr[u8], priv: u64, flags: u64) -> ptr[File]:
@@ -35,7 +29,7 @@ def new_anon(ops: ptr[FileOps], name: ptr[u8], priv: u64, flags: u64) -> ptr[Fil
     ino.st.st_nlink = 0        # freed with its last File
     ino.priv = priv
     ino.link = name
-    ino.link_len = name_len(name)
+    ino.link_len = fmt.strlen(name)
     f = new_file(ops, ino, flags | O_RDWR)
     if f == NULL:
         free_inode(ino)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from qkernel import qcall
 from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, memcpy, ptr, u8, u16, u64
 from qkernel.fs import dcache, lower, pagecache
+from qkernel.lib import fmt
 from qkernel.fs.namei import FS_BUF
 from qkernel.fs.node import (D_LOOKED, D_NEWNAME, D_PINNED, D_WHITEOUT, I_LOWER, I_UPPER, Dentry,
                              File, FileOps, Inode, InodeOps, Mount, generic_llseek, iput,
@@ -244,19 +245,13 @@ def empty(t: ptr[Task], d: ptr[Dentry]) -> i64:
         while off < u64(r):
             e = cast(ptr[Dirent64], t.scratch + HOST_IN + off)
             name = t.scratch + HOST_IN + off + DIRENT64_NAME
-            w = dcache.lookup(d, name, strlen(name))
+            w = dcache.lookup(d, name, fmt.strlen(name))
             if w == NULL or w.flags & D_LOOKED == 0 or w.inode != NULL:
                 return 0
             cookie = u64(e.d_off)
             off += u64(e.d_reclen)
     return 1
 
-
-def strlen(s: ptr[u8]) -> u64:
-    n: u64 = 0
-    while s[n] != 0:
-        n += 1
-    return n
 
 
 def m_rmdir(t: ptr[Task], di: ptr[Inode], d: ptr[Dentry]) -> i64:
@@ -483,7 +478,7 @@ def list_lower(t: ptr[Task], f: ptr[File], out: ptr[u8], room: u64, used: ptr[u6
         while off < u64(r):
             e = cast(ptr[Dirent64], t.scratch + HOST_IN + off)
             name = t.scratch + HOST_IN + off + DIRENT64_NAME
-            n = strlen(name)
+            n = fmt.strlen(name)
             ino = e.d_ino
             dtype = u64(e.d_type)
             c = dcache.lookup(d, name, n)

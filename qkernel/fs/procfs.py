@@ -312,7 +312,7 @@ def mounts_text(t: ptr[Task], o: ptr[Out]) -> None:
     ln: fmt.Line = fmt.Line()
     path = t.scratch + 49152 + TEXT_MAX
     while m != NULL:
-        put(o, addr_of(m.source[0]), strlen(addr_of(m.source[0])))
+        put(o, addr_of(m.source[0]), fmt.strlen(addr_of(m.source[0])))
         puts(o, b" ")
         if m.parent == NULL:
             puts(o, b"/")
@@ -326,12 +326,6 @@ def mounts_text(t: ptr[Task], o: ptr[Out]) -> None:
         putline(o, addr_of(ln))
         m = m.next
 
-
-def strlen(s: ptr[u8]) -> u64:
-    n: u64 = 0
-    while s[n] != 0:
-        n += 1
-    return n
 
 
 def text(t: ptr[Task], i: ptr[Inode], o: ptr[Out]) -> i64:

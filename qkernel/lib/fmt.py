@@ -13,6 +13,13 @@ class Line:
     len: u64
 
 
+def strlen(s: ptr[u8]) -> u64:
+    n: u64 = 0
+    while s[n] != 0:
+        n += 1
+    return n
+
+
 def clear(b: ptr[Line]) -> None:
     b.len = 0
 

@@ -166,22 +166,28 @@ def scan(p: ptr[Process], which: u64, ident: u64, options: u64, out: ptr[ptr[Pro
     out[0] set (what `options` asks to see), 0 when there are matching children but nothing to
     report, -ECHILD when there are none."""
     seen = False
-    out[0] = NULL
     c = p.first_child
     while c != NULL:
         if matches(c, which, ident):
             seen = True
-            out[0] = c
-            if c.state == PROC_ZOMBIE:
-                if options & WEXITED != 0:
-                    return FOUND_EXITED
-            elif c.jobctl & JOB_REPORT_STOP != 0 and options & WSTOPPED != 0:
-                return FOUND_STOPPED
-            elif c.jobctl & JOB_REPORT_CONT != 0 and options & WCONTINUED != 0:
-                return FOUND_CONTINUED
+            found = report_of(c, options)
+            if found != 0:
+                out[0] = c
+                return found
         c = c.next_sibling
     out[0] = NULL
     return 0 if seen else -ECHILD
+
+
+def report_of(c: ptr[Process], options: u64) -> i64:
+    """What a wait with `options` would see of child c now (FOUND_*, 0: nothing)."""
+    if c.state == PROC_ZOMBIE:
+        return FOUND_EXITED if options & WEXITED != 0 else 0
+    if c.jobctl & JOB_REPORT_STOP != 0 and options & WSTOPPED != 0:
+        return FOUND_STOPPED
+    if c.jobctl & JOB_REPORT_CONT != 0 and options & WCONTINUED != 0:
+        return FOUND_CONTINUED
+    return 0
 
 
 def wait_child(t: ptr[Task], which: u64, ident: u64, options: u64, out: ptr[ptr[Process]]) -> i64:

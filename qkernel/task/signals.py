@@ -125,11 +125,7 @@ def next_signal(t: ptr[Task]) -> u64:
     ready = t.sigpending & ~(t.sigmask & ~u64(UNBLOCKABLE))
     if ready == 0:
         return 0
-    sig: u64 = SIGKILL
-    if ready & bit(SIGKILL) == 0:
-        sig = 1
-        while ready & bit(sig) == 0:
-            sig += 1
+    sig: u64 = SIGKILL if ready & bit(SIGKILL) != 0 else lowest(ready)
     t.sigpending &= ~bit(sig)
     return sig
 

@@ -46,25 +46,37 @@ bench: setup
 	fi
 	$(VPY) -m bench
 
-# The userland test corpus: each userland_tests/NAME.c built twice, static, into
-# build/userland/glibc/NAME (gcc) and build/userland/musl/NAME (musl-gcc). The packages are
+# The userland test corpus: each userland_tests/NAME.c built three times: static into
+# build/userland/glibc/NAME (gcc) and build/userland/musl/NAME (musl-gcc), and dynamically
+# linked (a PIE through Debian's ld.so and libc.so.6) into build/userland/glibc-dyn/NAME. The packages are
 # checked first, then a sub-make builds, so that it sees a musl-gcc just installed (and,
 # should musl-gcc still be missing, builds the glibc half and says so).
 USERLAND_NAMES  := $(patsubst userland_tests/%.c,%,$(wildcard userland_tests/*.c))
 USERLAND_GLIBC  := $(USERLAND_NAMES:%=build/userland/glibc/%)
 USERLAND_MUSL   := $(USERLAND_NAMES:%=build/userland/musl/%)
-USERLAND_CFLAGS := -static -O2 -Wall -Wextra
+USERLAND_DYN    := $(USERLAND_NAMES:%=build/userland/glibc-dyn/%)
+USERLAND_WARN   := -O2 -Wall -Wextra
+USERLAND_CFLAGS := -static $(USERLAND_WARN)
 
 userland:
 	@$(MAKE) --no-print-directory deb-packages
 	@if command -v musl-gcc >/dev/null 2>&1; then \
-	  $(MAKE) --no-print-directory $(USERLAND_GLIBC) $(USERLAND_MUSL); \
+	  $(MAKE) --no-print-directory $(USERLAND_GLIBC) $(USERLAND_DYN) $(USERLAND_MUSL); \
 	else echo "userland: musl-gcc not found (Debian package musl-tools): building the glibc variants only"; \
-	  $(MAKE) --no-print-directory $(USERLAND_GLIBC); fi
+	  $(MAKE) --no-print-directory $(USERLAND_GLIBC) $(USERLAND_DYN); fi
 
 build/userland/glibc/%: userland_tests/%.c userland_tests/ut.h
 	@mkdir -p $(@D)
 	gcc $(USERLAND_CFLAGS) -o $@ $< -lpthread
+
+build/userland/glibc-dyn/%: userland_tests/%.c userland_tests/ut.h build/userland/lib/libuttls.so
+	@mkdir -p $(@D)
+	gcc $(USERLAND_WARN) -o $@ $< -lpthread -ldl
+
+.PRECIOUS: build/userland/lib/%.so   # kept: dynload dlopens it at run time
+build/userland/lib/%.so: userland_tests/lib/%.c
+	@mkdir -p $(@D)
+	gcc $(USERLAND_WARN) -shared -fPIC -o $@ $<
 
 build/userland/musl/%: userland_tests/%.c userland_tests/ut.h
 	@mkdir -p $(@D)

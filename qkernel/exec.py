@@ -14,13 +14,13 @@ from qkernel.abi import ARGS_MAX, ARGS_PHYS, BOOT_STRACE, MODE_FLAT, BootParams
 from qkernel.arch import gdt, idt, syscall, trap
 from qkernel.arch.frame import TrapFrame
 from qkernel.dialect import NULL, Final, addr_of, cast, i64, memcpy, ptr, u8, u64
-from qkernel.fs import console, fdtable, namei, node, vfs
+from qkernel.fs import console, fdtable, filemap, namei, node, vfs
 from qkernel.lib import fmt
 from qkernel.linux import errno
 from qkernel.linux.errno import EACCES, ENOENT, ENOMEM
 from qkernel.linux.time import CLOCK_MONOTONIC
 from qkernel.loader import elf, stack
-from qkernel.mm import fault
+from qkernel.mm import fault, vma
 from qkernel.mm.addr import va
 from qkernel.syscalls import entry, register, sys_exec, sys_time
 from qkernel.task import family, hostio, sched, task, timers
@@ -33,17 +33,28 @@ first_frame: TrapFrame = TrapFrame()   # the first process's entry, as execve le
 msg: fmt.Line = fmt.Line()
 
 
-def fail(path: ptr[u8], err: i64, detail: ptr[u8], status: u64) -> None:
-    """Reports why the program cannot run, as a shell would, and ends the sandbox."""
+def begin_report(path: ptr[u8]) -> ptr[fmt.Line]:
+    """The report line so far: "pyquark: PATH: "."""
     lp = addr_of(msg)
     fmt.clear(lp)
     fmt.put_str(lp, b"pyquark: ")
     fmt.put_str(lp, path)
     fmt.put_str(lp, b": ")
-    fmt.put_str(lp, detail)
+    return lp
+
+
+def end_report(lp: ptr[fmt.Line], status: u64) -> None:
+    """Writes the report line to stderr and ends the sandbox with `status`."""
     fmt.put_char(lp, 10)
     qcall.console_write(2, addr_of(lp.data[0]), lp.len)
     qcall.exit_sandbox(status)
+
+
+def fail(path: ptr[u8], err: i64, detail: ptr[u8], status: u64) -> None:
+    """Reports why the program cannot run, as a shell would, and ends the sandbox."""
+    lp = begin_report(path)
+    fmt.put_str(lp, detail)
+    end_report(lp, status)
 
 
 def errno_text(err: i64) -> ptr[u8]:
@@ -54,7 +65,16 @@ def errno_text(err: i64) -> ptr[u8]:
 
 
 def report(path: ptr[u8], err: i64, w: ptr[sys_exec.ExecWork]) -> None:
-    """Why execve refused the first program, in the words a shell uses."""
+    """Why execve refused the first program, in the words a shell uses (bash's for a missing
+    or bad ELF interpreter, with its path)."""
+    if w.interp_failed != 0:
+        lp = begin_report(path)
+        fmt.put_str(lp, b"cannot execute: ")
+        fmt.put_str(lp, b"required file not found" if err == -ENOENT else errno_text(err))
+        fmt.put_str(lp, b" (ELF interpreter ")
+        fmt.put_str(lp, addr_of(w.ipath[0]))
+        fmt.put_str(lp, b")")
+        end_report(lp, EXIT_NOT_FOUND if err == -ENOENT else EXIT_CANNOT_EXECUTE)
     if err == -ENOENT:
         fail(path, err, errno_text(err), EXIT_NOT_FOUND)
     if err == -EACCES and w.nd.path.d != NULL and namei.is_dir(w.nd.path.d.inode):
@@ -92,8 +112,9 @@ def run_program(bp: ptr[BootParams]) -> None:
         idt.use_flat_page_faults()
     syscall.init(t.kstack_top, flat)
     sched.timer_hook = timers.check_all
-    fault.file_fill = sys_exec.file_fill
-    task.mm_file_put = sys_exec.put_file
+    fault.file_fill = filemap.fill
+    vma.file_get = filemap.get
+    vma.file_put = filemap.put
     w = sys_exec.new_work()
     if w == NULL or path_len >= 4096:
         fail(block, -ENOMEM, b"out of memory starting the program", EXIT_CANNOT_EXECUTE)

@@ -56,6 +56,7 @@ UT_UNUSED static const char *errname(int e) {
     case EROFS: return "EROFS";
     case ENXIO: return "ENXIO";
     case ENOSPC: return "ENOSPC";
+    case ENODEV: return "ENODEV";
     default: snprintf(buf, sizeof buf, "errno%d", e); return buf;
     }
 }

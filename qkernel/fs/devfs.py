@@ -9,7 +9,7 @@ from __future__ import annotations
 from qkernel import qcall
 from qkernel.dialect import NULL, Final, addr_of, i64, memset, ptr, u8, u64
 from qkernel.fs import dcache, memfs
-from qkernel.fs.node import Dentry, File, FileOps, Mount
+from qkernel.fs.node import Dentry, File, FileOps, Mount, map_zero
 from qkernel.linux.errno import EFAULT, ENOMEM, ENOSPC
 from qkernel.linux.stat import S_IFCHR, S_IFDIR
 from qkernel.mm.uaccess import copy_to_user, range_ok
@@ -70,7 +70,7 @@ def seek_zero(f: ptr[File], offset: i64, whence: u64) -> i64:
 
 
 NULL_OPS: FileOps = FileOps(read=eof, write=sink, llseek=seek_zero)
-ZERO_OPS: FileOps = FileOps(read=zeros, write=sink, llseek=seek_zero)
+ZERO_OPS: FileOps = FileOps(read=zeros, write=sink, llseek=seek_zero, mmap=map_zero)
 FULL_OPS: FileOps = FileOps(read=zeros, write=no_space, llseek=seek_zero)
 RANDOM_OPS: FileOps = FileOps(read=random_read, write=sink, llseek=seek_zero)
 

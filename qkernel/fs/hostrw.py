@@ -15,7 +15,7 @@ from qkernel.dialect import NULL, Final, addr_of, cast, i64, ptr, u8, u64
 from qkernel.fs import lower, memfs
 from qkernel.fs.namei import FS_BUF
 from qkernel.fs.node import (D_LOOKED, D_PINNED, D_VOLATILE, Dentry, File, FileOps, Inode,
-                             InodeOps, Mount, generic_llseek, iput)
+                             InodeOps, Mount, generic_llseek, iput, map_pages)
 from qkernel.linux.errno import EFAULT, EINVAL, EISDIR, ENOMEM, EPERM
 from qkernel.linux.fcntl import O_ACCMODE, O_APPEND, O_RDONLY
 from qkernel.linux.stat import S_IFDIR, S_IFMT, S_IFREG, Stat
@@ -338,7 +338,7 @@ def d_getdents(t: ptr[Task], f: ptr[File], buf: u64, count: u64) -> i64:
 
 
 FILE_OPS: FileOps = FileOps(read=f_read, write=f_write, fstat=f_fstat, release=f_release, kread=f_kread,
-                            llseek=f_llseek)
+                            llseek=f_llseek, mmap=map_pages)
 DIR_OPS: FileOps = FileOps(read=d_read, getdents=d_getdents, llseek=f_llseek)
 
 

@@ -60,6 +60,8 @@ class FileOps:
     fstat: fn[[ptr[File], ptr[Stat]], i64]                         # NULL: the inode's stat
     kread: fn[[ptr[Task], ptr[File], ptr[u8], u64, u64], i64]      # (t, f, kernel buf, count, offset):
                                                                    # execve's reads; NULL: cannot run
+    mmap: fn[[ptr[Task], ptr[File]], i64]                          # what mmap of f maps: MAP_PAGES
+                                                                   # or MAP_ZERO; NULL: -ENODEV
 
 
 @struct
@@ -152,6 +154,21 @@ class File:
     priv: u64
     priv2: u64
     epitems: u64               # the epoll items watching this file (qkernel/fs/epoll.py)
+
+
+# FileOps.mmap results (qkernel/fs/filemap.py)
+MAP_PAGES: Final = 0           # the file's own pages, read with kread at their first touch
+MAP_ZERO: Final = 1            # anonymous memory (/dev/zero)
+
+
+def map_pages(t: ptr[Task], f: ptr[File]) -> i64:
+    """FileOps.mmap of regular files."""
+    return MAP_PAGES
+
+
+def map_zero(t: ptr[Task], f: ptr[File]) -> i64:
+    """FileOps.mmap of /dev/zero."""
+    return MAP_ZERO
 
 
 mount_list: ptr[Mount] = NULL  # the mount table, in mount order (vfs.attach; /proc/self/mounts)

@@ -63,3 +63,8 @@ MADV_DONTNEED_LOCKED: Final = 24
 MADV_COLLAPSE: Final = 25
 MADV_HWPOISON: Final = 100
 MADV_SOFT_OFFLINE: Final = 101
+
+# msync(2) flags
+MS_ASYNC: Final = 1
+MS_INVALIDATE: Final = 2
+MS_SYNC: Final = 4

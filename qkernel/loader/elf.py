@@ -19,8 +19,8 @@ handle, a ptr[MemFile] cast to u64...). MemFile + mem_read back it with a buffer
 
 Errors: parse() returns 0, -EIO (the reader failed; LoadInfo.io_error holds its -errno) or
 -ENOEXEC, and sets LoadInfo.error to an ELF_ERR_* reason (bad_index: the offending program
-header, where there is one); error_message() names each. ELF_ERR_DYNAMIC (a PT_INTERP: a
-dynamically linked program) is reported only for a file that is otherwise valid.
+header, where there is one); error_message() names each. A PT_INTERP (a dynamically linked
+program) is described (has_interp, interp_offset/size), not refused: exec loads it.
 """
 
 from __future__ import annotations
@@ -94,8 +94,7 @@ ELF_ERR_PHDR_NOT_LOADED: Final = 19  # the program headers are not in loaded fil
 ELF_ERR_ENTRY: Final = 20          # e_entry lies outside every PT_LOAD segment
 ELF_ERR_TLS: Final = 21            # PT_TLS with p_memsz < p_filesz, a wrapping range or a bad p_align
 ELF_ERR_INTERP: Final = 22         # PT_INTERP empty, too long or past end of file
-ELF_ERR_DYNAMIC: Final = 23        # PT_INTERP: dynamically linked programs are not supported yet
-ELF_ERR_MAX: Final = 24
+ELF_ERR_MAX: Final = 23
 
 reader_t = fn[[u64, u64, ptr[u8], u64], i64]
 
@@ -179,7 +178,7 @@ class LoadInfo:
     exec_stack: bool     # the stack must be executable (PT_GNU_STACK with PF_X; x86-64 Linux
                          # makes it non-executable when PT_GNU_STACK is absent)
     stack_flags: u32     # PT_GNU_STACK p_flags (0 if absent)
-    has_interp: bool     # PT_INTERP present (then parse() fails with ELF_ERR_DYNAMIC)
+    has_interp: bool     # PT_INTERP present (the first one counts, as on Linux)
     interp_offset: u64   # file offset and size (NUL included) of the interpreter path
     interp_size: u64
     has_dynamic: bool    # PT_DYNAMIC present (static-PIE relocates itself)
@@ -422,8 +421,6 @@ def parse(info: ptr[LoadInfo], reader: reader_t, ctx: u64, file_size: u64) -> i6
 
     if set_load_bias(info, default_load_bias(info)) != 0:
         return fail(info, ELF_ERR_SEG_ADDR, u64(first.index))
-    if info.has_interp:
-        return fail(info, ELF_ERR_DYNAMIC, 0)
     return 0
 
 
@@ -509,6 +506,4 @@ def error_message(code: u32) -> ptr[u8]:
         return b"bad TLS segment"
     if code == ELF_ERR_INTERP:
         return b"bad interpreter segment"
-    if code == ELF_ERR_DYNAMIC:
-        return b"dynamically linked binaries are not supported yet"
     return b"unknown ELF error"

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from qkernel.abi import PAGE_SIZE
 from qkernel.dialect import NULL, addr_of, cast, i64, memcpy, ptr, sizeof, u8, u32, u64
-from qkernel.linux.errno import EEXIST, EFAULT, EINVAL, ENOMEM, EOPNOTSUPP, EPERM
-from qkernel.linux.mman import (MADV_COLLAPSE, MADV_DONTNEED, MADV_DONTNEED_LOCKED, MADV_FREE,
+from qkernel.linux.errno import EACCES, EEXIST, EFAULT, EINVAL, ENOMEM, EOPNOTSUPP, EOVERFLOW, EPERM
+from qkernel.linux.mman import (MS_ASYNC, MS_INVALIDATE, MS_SYNC,
+                                MADV_COLLAPSE, MADV_DONTNEED, MADV_DONTNEED_LOCKED, MADV_FREE,
                                 MADV_HWPOISON, MADV_KEEPONFORK, MADV_POPULATE_READ,
                                 MADV_POPULATE_WRITE, MADV_REMOVE, MADV_SOFT_OFFLINE,
                                 MADV_WIPEONFORK, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE,
@@ -22,7 +23,8 @@ from qkernel.mm.pagetable import PAGE_MASK
 from qkernel.mm.fault import populate
 from qkernel.mm.vma import (AddressSpace, Vma, DEFAULT_MMAP_BASE, MAP_KNOWN, MAX_VMAS, MMAP_MIN_ADDR,
                             NO_COVER, PROT_RWX, PROT_VALID, TASK_SIZE, VM_ANON, VM_GROWSDOWN,
-                            VM_HEAP, VM_PRIVATE, VM_SHARED, VM_STACK, carve, covering_end, find,
+                            VM_HEAP, VM_PRIVATE, VM_SHARED, VM_STACK, carve, copy_files,
+                            covering_end, find, hold_file,
                             gap_top, get_area, init, insert_vma, intersects, is_err, lower_index,
                             merge_span, page_up, pte_flags, slots_after_carve, split_at, vma_at,
                             would_merge)
@@ -49,7 +51,6 @@ def copy_space(dst: ptr[AddressSpace], src: ptr[AddressSpace]) -> i64:
     if pml4 == 0:
         return -ENOMEM
     init(dst, pml4, src.mmap_base, src.brk_start)
-    dst.file_ref = src.file_ref      # the caller takes the reference (the File is the VFS's)
     dst.brk = src.brk
     dst.stack_rlimit = src.stack_rlimit
     dst.count = src.count
@@ -61,8 +62,8 @@ def copy_space(dst: ptr[AddressSpace], src: ptr[AddressSpace]) -> i64:
             pagetable.destroy_space(pml4, True)
             dst.pml4 = 0
             dst.count = 0
-            dst.file_ref = 0
             return -ENOMEM
+    copy_files(dst, src)
     return 0
 
 
@@ -86,9 +87,11 @@ def map_file(mm: ptr[AddressSpace], start: u64, length: u64, prot: u64, file: u6
     """The loader's private file mapping at exactly [start, start + length) (replacing what
     was there): nothing is read now; each page is a private copy of `file`'s page at
     offset + (page - start), made at its first touch (fault.fill_page). The space holds the
-    File (AddressSpace.file_ref). 0 or -ENOMEM."""
+    File (vma.hold_file). 0 or -ENOMEM."""
     end = start + length
     if slots_after_carve(mm, start, end) + 1 > MAX_VMAS:
+        return -ENOMEM
+    if hold_file(mm, file) < 0:
         return -ENOMEM
     carve(mm, start, end)
     return insert_vma(mm, start, end, prot & PROT_RWX, VM_PRIVATE, file, offset)
@@ -117,8 +120,25 @@ def mmap_anon(mm: ptr[AddressSpace], addr: u64, length: u64, prot: u64, flags: u
     does). -EINVAL: length 0, bad map type, MAP_SHARED|MAP_GROWSDOWN, unaligned fixed address;
     -ENOMEM: no room, too long, MAX_VMAS, MAP_HUGETLB (no huge pages); -EPERM: fixed below
     MMAP_MIN_ADDR; -EOPNOTSUPP: unknown flags with MAP_SHARED_VALIDATE."""
+    return mmap_region(mm, addr, length, prot, flags, 0, 0)
+
+
+def mmap_file(mm: ptr[AddressSpace], addr: u64, length: u64, prot: u64, flags: u64, file: u64,
+              offset: u64) -> u64:
+    """mmap(addr, length, prot, flags, fd, offset) of a file the caller checked (the VFS's
+    File `file`; offset page-aligned): as mmap_anon, but each page is a copy of the file's
+    page at offset + (page - start), read at its first touch (fault.fill_page). Also
+    -EOVERFLOW when offset + length wraps; -ENOMEM when the space maps MAX_FILES files."""
+    if offset + page_up(length) < offset:
+        return u64(-EOVERFLOW)
+    return mmap_region(mm, addr, length, prot, flags, file, offset)
+
+
+def mmap_region(mm: ptr[AddressSpace], addr: u64, length: u64, prot: u64, flags: u64, file: u64,
+                offset: u64) -> u64:
+    """mmap_anon (file 0) and mmap_file."""
     mtype = flags & MAP_TYPE
-    vmflags: u64 = VM_ANON
+    vmflags: u64 = VM_ANON if file == 0 else 0
     if mtype == MAP_SHARED_VALIDATE:
         if flags & MAP_KNOWN != flags or flags & MAP_SYNC != 0:
             return u64(-EOPNOTSUPP)
@@ -144,6 +164,8 @@ def mmap_anon(mm: ptr[AddressSpace], addr: u64, length: u64, prot: u64, flags: u
         return u64(-ENOMEM)
     fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0
     start = addr
+    if file != 0 and hold_file(mm, file) < 0:    # before any change (an unused hold is let go
+        return u64(-ENOMEM)                        # when the set fills: vma.collect_files)
     if fixed:
         if addr & (PAGE_SIZE - 1) != 0:
             return u64(-EINVAL)
@@ -154,7 +176,7 @@ def mmap_anon(mm: ptr[AddressSpace], addr: u64, length: u64, prot: u64, flags: u
         if flags & MAP_FIXED_NOREPLACE != 0 and intersects(mm, addr, addr + length):
             return u64(-EEXIST)
         need = slots_after_carve(mm, addr, addr + length)
-        if not would_merge(mm, addr, addr + length, prot & PROT_RWX, vmflags):
+        if file != 0 or not would_merge(mm, addr, addr + length, prot & PROT_RWX, vmflags):
             need += 1
         if need > MAX_VMAS:
             return u64(-ENOMEM)
@@ -163,9 +185,10 @@ def mmap_anon(mm: ptr[AddressSpace], addr: u64, length: u64, prot: u64, flags: u
         start = get_area(mm, addr, length, flags)
         if is_err(start):
             return start
-        if mm.count >= MAX_VMAS and not would_merge(mm, start, start + length, prot & PROT_RWX, vmflags):
+        if mm.count >= MAX_VMAS and (file != 0 or not would_merge(mm, start, start + length,
+                                                                  prot & PROT_RWX, vmflags)):
             return u64(-ENOMEM)
-    if insert_vma(mm, start, start + length, prot & PROT_RWX, vmflags, 0, 0) != 0:
+    if insert_vma(mm, start, start + length, prot & PROT_RWX, vmflags, file, offset) != 0:
         return u64(-ENOMEM)   # not reached: a slot was checked for above
     if flags & MAP_POPULATE != 0 and flags & MAP_NONBLOCK == 0:
         populate(mm, start, start + length)
@@ -187,7 +210,8 @@ def mprotect(mm: ptr[AddressSpace], start: u64, length: u64, prot: u64) -> i64:
     """mprotect(): changes the VMAs covering [start, start + length) (splitting at the ends,
     merging afterwards) and the leaves already present. 0 (length 0 too), -EINVAL (unaligned
     start, unknown prot bits, PROT_GROWSDOWN on a VMA that does not grow down, PROT_GROWSUP),
-    -ENOMEM (part of the range unmapped, overflow, MAX_VMAS): then nothing changed."""
+    -ENOMEM (part of the range unmapped, overflow, MAX_VMAS), -EACCES (PROT_WRITE on a shared
+    file mapping: those are read-only until they write back): then nothing changed."""
     if start & (PAGE_SIZE - 1) != 0 or prot & PROT_VALID != prot:
         return -EINVAL
     if prot & PROT_GROWSDOWN != 0 and prot & PROT_GROWSUP != 0:
@@ -213,6 +237,10 @@ def mprotect(mm: ptr[AddressSpace], start: u64, length: u64, prot: u64) -> i64:
         return -ENOMEM
     last = j - 1
     newprot = prot & PROT_RWX
+    if newprot & PROT_WRITE != 0:
+        for k in range(i, j):      # shared file mappings are read-only (no write-back yet)
+            if mm.vmas[k].file != 0 and mm.vmas[k].flags & VM_SHARED != 0:
+                return -EACCES
     split_lo = mm.vmas[i].start < start and mm.vmas[i].prot != newprot
     split_hi = mm.vmas[last].end > end and mm.vmas[last].prot != newprot
     if mm.count + u64(split_lo) + u64(split_hi) > MAX_VMAS:
@@ -415,7 +443,7 @@ def madvise(mm: ptr[AddressSpace], start: u64, length: u64, advice: u64) -> i64:
         elif advice == MADV_POPULATE_READ or advice == MADV_POPULATE_WRITE:
             if v.prot & PROT_RWX == 0 or (advice == MADV_POPULATE_WRITE and v.prot & PROT_WRITE == 0):
                 return -EINVAL
-            r = pagetable.populate_range(mm.pml4, s, e, pte_flags(u64(v.prot)))
+            r = populate(mm, s, e)
             if r < 0:
                 return r
         elif advice == MADV_REMOVE:
@@ -428,3 +456,37 @@ def madvise(mm: ptr[AddressSpace], start: u64, length: u64, advice: u64) -> i64:
     if hole:
         return -ENOMEM
     return 0
+
+
+def mapped_range(mm: ptr[AddressSpace], start: u64, length: u64, end_out: ptr[u64]) -> i64:
+    """Checks [start, start + length) for msync and mincore: 0 with its page-aligned end in
+    end_out, -EINVAL for an unaligned start or a wrapping length, -ENOMEM when part of it is
+    not mapped."""
+    if start & (PAGE_SIZE - 1) != 0:
+        return -EINVAL
+    end = start + page_up(length)
+    if end < start or (length != 0 and end == start):
+        return -ENOMEM
+    end_out[0] = end
+    if end == start:
+        return 0
+    if end > TASK_SIZE or covering_end(mm, lower_index(mm, start), start, end) == NO_COVER:
+        return -ENOMEM
+    return 0
+
+
+def msync(mm: ptr[AddressSpace], start: u64, length: u64, flags: u64) -> i64:
+    """msync(): 0 (nothing to write back: shared file mappings are read-only), -EINVAL (unknown
+    flags, MS_ASYNC with MS_SYNC, unaligned start), -ENOMEM (part of the range unmapped)."""
+    if flags & ~u64(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0:
+        return -EINVAL
+    if flags & MS_ASYNC != 0 and flags & MS_SYNC != 0:
+        return -EINVAL
+    end: u64 = 0
+    return mapped_range(mm, start, length, addr_of(end))
+
+
+def mincore_page(mm: ptr[AddressSpace], page: u64) -> u8:
+    """mincore's byte for one page: 1 when it has a frame."""
+    e = pagetable.get_leaf(mm.pml4, page)
+    return u8(1) if e != 0 and pagetable.owns(e) else u8(0)

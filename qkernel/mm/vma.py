@@ -30,7 +30,7 @@ Single CPU, no preemption inside these functions: callers serialise access to an
 from __future__ import annotations
 
 from qkernel.abi import PAGE_SIZE
-from qkernel.dialect import NULL, Final, addr_of, array, asm, i64, ptr, sizeof, struct, u32, u64
+from qkernel.dialect import NULL, Final, addr_of, array, asm, fn, i64, ptr, sizeof, struct, u32, u64
 from qkernel.mm import pagetable
 from qkernel.mm.pagetable import PAGE_MASK, PTE_P, PTE_U, PTE_W
 from qkernel.linux.errno import ENOMEM
@@ -46,6 +46,7 @@ MMAP_MIN_ADDR: Final = 0x10000             # vm.mmap_min_addr: nothing is mapped
 STACK_GUARD_GAP: Final = 256 * PAGE_SIZE   # kept free below a grows-down VMA (Linux's default)
 STACK_RLIMIT: Final = 8 << 20              # default RLIMIT_STACK: how far a stack may grow
 MAX_VMAS: Final = 512
+MAX_FILES: Final = 256     # distinct files an address space maps at once (AddressSpace.files)
 # Default mmap_base for init_space(): below the stack's 8 MiB rlimit plus Linux's minimum gap of
 # 128 MiB (mm/util.c mmap_base(), without randomisation).
 DEFAULT_MMAP_BASE: Final = 0x0000_7FFF_FFFF_F000 - (128 << 20)
@@ -78,7 +79,7 @@ class Vma:
     end: u64
     prot: u32        # PROT_READ | PROT_WRITE | PROT_EXEC
     flags: u32       # VM_*
-    file: u64        # the backing file (0: anonymous); for file mappings, later
+    file: u64        # the backing File (0: anonymous), held by the space (hold_file)
     offset: u64      # the file offset mapped at `start`
 
 
@@ -91,9 +92,14 @@ class AddressSpace:
     mmap_base: u64       # top-down mmap placement searches below this first
     stack_rlimit: u64    # largest size a grows-down VMA may reach by faulting
     users: u64           # processes sharing it (clone CLONE_VM, vfork); destroyed at the last
-    file_ref: u64        # the File its file-backed VMAs read (exec's program; 0: none), held by it
+    nfiles: u64          # files[0 .. nfiles): the Files its file-backed VMAs read, one
+    files: array[u64, MAX_FILES]   # reference each (hold_file); may include unmapped ones
     vmas: array[Vma, MAX_VMAS]
 
+
+# The VFS's fget/fput for a Vma.file (the VFS sits above this layer; qkernel/exec.py sets them).
+file_get: fn[[u64], None] = NULL
+file_put: fn[[u64], None] = NULL
 
 # The address space loaded in CR3 on this CPU (per-CPU: one vCPU today), which uaccess faults
 # pages into; the scheduler sets it with the task. Processes own theirs (Process.mm);
@@ -199,16 +205,76 @@ def init(mm: ptr[AddressSpace], pml4: u64, mmap_base: u64, brk_start: u64) -> No
     mm.brk = mm.brk_start
     mm.stack_rlimit = STACK_RLIMIT
     mm.users = 1
-    mm.file_ref = 0
+    mm.nfiles = 0
 
 
 def destroy(mm: ptr[AddressSpace]) -> None:
-    """Frees every user frame, every user-half table and the PML4; the space must not be
-    current. The AddressSpace is left empty (pml4 0)."""
+    """Frees every user frame, every user-half table and the PML4, and lets go of every file;
+    the space must not be current. The AddressSpace is left empty (pml4 0)."""
     if mm.pml4 != 0:
         pagetable.destroy_space(mm.pml4, True)
     mm.pml4 = 0
     mm.count = 0
+    drop_files(mm)
+
+
+# ---- the files behind file-backed VMAs ----------------------------------------------------
+# A space holds one reference on each distinct File its VMAs map (not one per VMA: splits,
+# merges and moves need no accounting). A file no VMA maps any more is let go when the set is
+# full (collect_files) or with the space; so munmap of a file mapping keeps its File open at
+# most until then, as a bounded cache.
+
+def maps_file(mm: ptr[AddressSpace], file: u64) -> bool:
+    for i in range(mm.count):
+        if mm.vmas[i].file == file:
+            return True
+    return False
+
+
+def collect_files(mm: ptr[AddressSpace]) -> None:
+    """Lets go of the files no VMA maps."""
+    k: u64 = 0
+    for i in range(mm.nfiles):
+        f = mm.files[i]
+        if maps_file(mm, f):
+            mm.files[k] = f
+            k += 1
+        elif file_put != NULL:
+            file_put(f)
+    mm.nfiles = k
+
+
+def hold_file(mm: ptr[AddressSpace], file: u64) -> i64:
+    """Makes mm hold `file` (a no-op when it does) before a VMA maps it. 0, or -ENOMEM when
+    MAX_FILES distinct files are mapped already."""
+    for i in range(mm.nfiles):
+        if mm.files[i] == file:
+            return 0
+    if mm.nfiles >= MAX_FILES:
+        collect_files(mm)
+        if mm.nfiles >= MAX_FILES:
+            return -ENOMEM
+    if file_get != NULL:
+        file_get(file)
+    mm.files[mm.nfiles] = file
+    mm.nfiles += 1
+    return 0
+
+
+def copy_files(dst: ptr[AddressSpace], src: ptr[AddressSpace]) -> None:
+    """fork: dst (holding none) holds every file src holds."""
+    for i in range(src.nfiles):
+        if file_get != NULL:
+            file_get(src.files[i])
+        dst.files[i] = src.files[i]
+    dst.nfiles = src.nfiles
+
+
+def drop_files(mm: ptr[AddressSpace]) -> None:
+    for i in range(mm.nfiles):
+        if file_put != NULL:
+            file_put(mm.files[i])
+    mm.nfiles = 0
 
 
 def lower_index(mm: ptr[AddressSpace], addr: u64) -> u64:

@@ -12,7 +12,7 @@ from qkernel.dialect import NULL, u8
 from qkernel.linux import sysno as n
 from qkernel.syscalls import (sys_attr, sys_clone, sys_dir, sys_event, sys_fd, sys_info, sys_io, sys_mm,
                               sys_path, sys_exec, sys_futex, sys_pipe, sys_poll, sys_signal, sys_sigwait,
-                              sys_statfs, sys_time, sys_wait)
+                              sys_statfs, sys_time, sys_wait, sys_xattr)
 from qkernel.syscalls import sys_process as p
 from qkernel.syscalls.table import STATUS_ENOSYS, STATUS_PARTIAL, STATUS_SUPPORTED, register
 
@@ -89,6 +89,19 @@ def register_all() -> None:
     register(n.SYS_timerfd_gettime, sys_event.sys_timerfd_gettime, S, b"")
     register(n.SYS_signalfd, sys_event.sys_signalfd, P, b"no ssi_utime/ssi_stime")
     register(n.SYS_signalfd4, sys_event.sys_signalfd4, P, b"no ssi_utime/ssi_stime")
+    # ---- extended attributes (sys_xattr.py): none on any file, as a filesystem without them
+    register(n.SYS_getxattr, sys_xattr.sys_getxattr, P, b"no extended attributes: EOPNOTSUPP")
+    register(n.SYS_lgetxattr, sys_xattr.sys_lgetxattr, P, b"no extended attributes: EOPNOTSUPP")
+    register(n.SYS_fgetxattr, sys_xattr.sys_fgetxattr, P, b"no extended attributes: EOPNOTSUPP")
+    register(n.SYS_setxattr, sys_xattr.sys_setxattr, P, b"no extended attributes: EOPNOTSUPP")
+    register(n.SYS_lsetxattr, sys_xattr.sys_lsetxattr, P, b"no extended attributes: EOPNOTSUPP")
+    register(n.SYS_fsetxattr, sys_xattr.sys_fsetxattr, P, b"no extended attributes: EOPNOTSUPP")
+    register(n.SYS_removexattr, sys_xattr.sys_removexattr, P, b"no extended attributes: EOPNOTSUPP")
+    register(n.SYS_lremovexattr, sys_xattr.sys_lremovexattr, P, b"no extended attributes: EOPNOTSUPP")
+    register(n.SYS_fremovexattr, sys_xattr.sys_fremovexattr, P, b"no extended attributes: EOPNOTSUPP")
+    register(n.SYS_listxattr, sys_xattr.sys_listxattr, S, b"")
+    register(n.SYS_llistxattr, sys_xattr.sys_llistxattr, S, b"")
+    register(n.SYS_flistxattr, sys_xattr.sys_flistxattr, S, b"")
     # ---- statx and filesystem figures (sys_statfs.py)
     register(n.SYS_statx, sys_statfs.sys_statx, P, b"no birth time; every basic field whatever the mask")
     register(n.SYS_statfs, sys_statfs.sys_statfs, P, b"guest memory as the blocks of every mount")
@@ -167,7 +180,8 @@ def register_all() -> None:
     register(n.SYS_time, sys_time.sys_time, S, b"")
     register(n.SYS_clock_getres, sys_time.sys_clock_getres, S, b"")
     register(n.SYS_nanosleep, sys_time.sys_nanosleep, S, b"")
-    register(n.SYS_clock_nanosleep, sys_time.sys_clock_nanosleep, P, b"TIMER_ABSTIME sleeps end on CLOCK_MONOTONIC time")
+    register(n.SYS_clock_nanosleep, sys_time.sys_clock_nanosleep, P,
+             b"TIMER_ABSTIME sleeps end on CLOCK_MONOTONIC time")
     register(n.SYS_alarm, sys_time.sys_alarm, S, b"")
     register(n.SYS_setitimer, sys_time.sys_setitimer, P, b"ITIMER_REAL only fires; SIGALRM may come up to 50 ms late")
     register(n.SYS_getitimer, sys_time.sys_getitimer, P, b"ITIMER_VIRTUAL and ITIMER_PROF read as disarmed")
@@ -179,7 +193,9 @@ def register_all() -> None:
     register(n.SYS_prlimit64, sys_info.sys_prlimit64, P, b"reported; setting is ignored")
     # ---- memory (sys_mm.py)
     register(n.SYS_brk, sys_mm.sys_brk, S, b"")
-    register(n.SYS_mmap, sys_mm.sys_mmap, P, b"anonymous memory only; file mappings: the filesystem issue")
+    register(n.SYS_mmap, sys_mm.sys_mmap, P, b"shared file mappings are read-only; pages copied at first touch")
+    register(n.SYS_msync, sys_mm.sys_msync, S, b"")
+    register(n.SYS_mincore, sys_mm.sys_mincore, S, b"")
     register(n.SYS_munmap, sys_mm.sys_munmap, S, b"")
     register(n.SYS_mprotect, sys_mm.sys_mprotect, S, b"")
     register(n.SYS_mremap, sys_mm.sys_mremap, S, b"")

@@ -19,8 +19,7 @@ from __future__ import annotations
 from qkernel.arch import syscall
 from qkernel.arch.frame import TrapFrame
 from qkernel.dialect import NULL, Final, addr_of, cast, i64, memcpy, ptr, sizeof, struct, u8, u32, u64
-from qkernel.fs import fdtable, node
-from qkernel.fs.node import File
+from qkernel.fs import fdtable
 from qkernel.linux.errno import EAGAIN, EFAULT, EINVAL, ENOMEM, EPERM
 from qkernel.linux.sched import (CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_DETACHED, CLONE_FILES, CLONE_FS,
                                  CLONE_IO, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
@@ -159,8 +158,6 @@ def do_fork(t: ptr[Task], flags: u64, sp: u64, ptid: u64, ctid: u64, tls: u64) -
     elif mmap.copy_space(c.mm, p.mm) < 0:
         abandon(c, ct)
         return -ENOMEM
-    elif c.mm.file_ref != 0:
-        node.fget(cast(ptr[File], c.mm.file_ref))   # the copy reads the same program file
     if fdtable.copy(c, p) < 0:
         abandon(c, ct)
         return -ENOMEM

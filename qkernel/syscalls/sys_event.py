@@ -15,7 +15,7 @@ from qkernel.linux.events import (EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, EPOL
                                   TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET)
 from qkernel.linux.time import Itimerspec
 from qkernel.linux.uio import (EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLLET, EPOLLEXCLUSIVE,
-                               EPOLLONESHOT, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM,
+                               POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM,
                                POLLWRNORM, EpollEvent)
 from qkernel.mm.uaccess import copy_from_user, copy_to_user, range_ok
 from qkernel.syscalls.sys_poll import deadline_of, read_sigmask, read_timespec

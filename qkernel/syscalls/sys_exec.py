@@ -22,15 +22,14 @@ from __future__ import annotations
 from qkernel import qcall
 from qkernel.abi import ARGS_MAX, PAGE_SIZE
 from qkernel.arch import percpu, priv
-from qkernel.arch.frame import TrapFrame
 from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, memcpy, memset, ptr, sizeof, struct, u8, u64
 from qkernel.fs import fdtable, namei, node, vfs
 from qkernel.fs.node import File
-from qkernel.linux.errno import (E2BIG, EACCES, EFAULT, EINVAL, ELIBACC, ELOOP, ENAMETOOLONG,
+from qkernel.linux.errno import (E2BIG, EACCES, EFAULT, EINVAL, ELIBBAD, ELOOP, ENAMETOOLONG,
                                  ENOEXEC, ENOMEM)
 from qkernel.linux.fcntl import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_RDONLY
 from qkernel.linux.mman import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE
-from qkernel.linux.stat import S_IFDIR, S_IFMT, S_IFREG
+from qkernel.linux.stat import S_IFMT, S_IFREG
 from qkernel.loader import elf, stack
 from qkernel.mm import fault, frames, mmap, pagetable, vma
 from qkernel.mm.addr import va
@@ -64,6 +63,11 @@ class ExecWork:
     cur: array[u8, 4096]       # the path being opened (PATH_MAX)
     exe: array[u8, 256]        # its absolute path (/proc/self/exe)
     nd: namei.Nameidata
+    iinfo: elf.LoadInfo        # the ELF interpreter (PT_INTERP: the dynamic loader)
+    ind: namei.Nameidata       # its path walk
+    ipath: array[u8, 4096]     # its path, NUL-terminated
+    interp_failed: u64         # the error came from opening or reading the interpreter
+    start_ip: u64              # where the new image starts (the interpreter's entry, if any)
 
 
 @struct
@@ -178,20 +182,19 @@ def kread(ctx: u64, offset: u64, dst: ptr[u8], n: u64) -> i64:
     return f.ops.kread(task.current, f, dst, n, offset)
 
 
-def open_exec(t: ptr[Task], w: ptr[ExecWork], begin: ptr[namei.Path], path: ptr[u8], n: u64,
+def open_exec(t: ptr[Task], nd: ptr[namei.Nameidata], begin: ptr[namei.Path], path: ptr[u8], n: u64,
               follow: bool, out: ptr[ptr[File]]) -> i64:
     """The program at path, opened for reading; -EACCES unless it is a regular file with an
     execute bit and a kind that can be read into the kernel."""
     memcpy(t.scratch + namei.WALK_A, path, n)
-    r = namei.walk(t, begin, t.scratch + namei.WALK_A, n, namei.LOOKUP_FOLLOW if follow else 0,
-                   addr_of(w.nd))
+    r = namei.walk(t, begin, t.scratch + namei.WALK_A, n, namei.LOOKUP_FOLLOW if follow else 0, nd)
     if r < 0:
         return r
-    i = w.nd.path.d.inode
+    i = nd.path.d.inode
     mode = u64(i.st.st_mode)
     if mode & S_IFMT != S_IFREG or mode & 0o111 == 0:
         return -EACCES
-    f = vfs.open_file(t, addr_of(w.nd.path), O_RDONLY)
+    f = vfs.open_file(t, addr_of(nd.path), O_RDONLY)
     if f == NULL:
         return -ENOMEM
     if f.ops.kread == NULL:
@@ -306,7 +309,6 @@ def load_segments(t: ptr[Task], space: ptr[vma.AddressSpace], info: ptr[elf.Load
     bss follows (padzero), and the bss beyond as demand-zero memory. A page two segments share
     takes the later one's mapping (MAP_FIXED). 0 or -errno."""
     bias = info.load_bias
-    space.file_ref = u64(node.fget(f))
     for k in range(info.nloads):
         seg = addr_of(info.loads[k])
         v = seg.vaddr + bias
@@ -337,15 +339,50 @@ def load_segments(t: ptr[Task], space: ptr[vma.AddressSpace], info: ptr[elf.Load
     return 0
 
 
-def file_fill(file: u64, offset: u64, frame: u64) -> i64:
-    """fault.file_fill: a page of a program's file into a frame."""
-    f = cast(ptr[File], file)
-    return f.ops.kread(task.current, f, cast(ptr[u8], va(frame)), PAGE_SIZE, offset)
+def open_interp(t: ptr[Task], w: ptr[ExecWork], f: ptr[File], out: ptr[ptr[File]]) -> i64:
+    """Opens the main program's PT_INTERP (its path into w.ipath) and parses it into w.iinfo.
+    0, the open's -errno (-ENOENT for a missing loader), -ELIBBAD when the interpreter's path
+    is not NUL-terminated or the file is not an x86-64 ELF, or -EIO."""
+    info = addr_of(w.info)
+    n = info.interp_size
+    got = f.ops.kread(t, f, addr_of(w.ipath[0]), n, info.interp_offset)
+    if got < 0:
+        return got
+    if u64(got) != n or w.ipath[n - 1] != 0 or stack.find_nul(addr_of(w.ipath[0]), n) == 0:
+        return -ELIBBAD
+    begin: namei.Path = namei.Path()      # unused for an absolute path
+    if w.ipath[0] != ord(b"/"):
+        r0 = namei.start(t, AT_FDCWD, addr_of(begin))
+        if r0 < 0:
+            return r0
+    w.interp_failed = 1
+    r = open_exec(t, addr_of(w.ind), addr_of(begin), addr_of(w.ipath[0]), n - 1, True, out)
+    if r < 0:
+        return r
+    ii = addr_of(w.iinfo)
+    r = elf.parse(ii, kread, u64(out[0]), u64(out[0].inode.st.st_size))
+    if r < 0:
+        node.fput(out[0])
+        if ii.error == elf.ELF_ERR_IO:
+            return ii.io_error
+        return -ELIBBAD
+    w.interp_failed = 0
+    return 0
 
 
-def put_file(file: u64) -> None:
-    """task.mm_file_put: an address space lets go of its program's File."""
-    node.fput(cast(ptr[File], file))
+def load_interp(t: ptr[Task], w: ptr[ExecWork], space: ptr[vma.AddressSpace], f: ptr[File]) -> i64:
+    """Maps the interpreter w.iinfo describes (opened as f) where a non-fixed mmap of its
+    image would go, aligned to its largest segment alignment, as Linux's load_elf_interp;
+    0 or -errno."""
+    ii = addr_of(w.iinfo)
+    span = ii.vaddr_hi - ii.vaddr_lo
+    a = vma.get_area(space, 0, span + ii.max_align - PAGE_SIZE, 0)
+    if vma.is_err(a):
+        return i64(a)
+    base = (a + ii.max_align - 1) & ~(ii.max_align - 1)
+    if elf.set_load_bias(ii, base - ii.vaddr_lo) < 0:
+        return -ENOMEM
+    return load_segments(t, space, ii, f)
 
 
 def build_image(t: ptr[Task], w: ptr[ExecWork], f: ptr[File], b: ptr[ArgBlock],
@@ -357,15 +394,22 @@ def build_image(t: ptr[Task], w: ptr[ExecWork], f: ptr[File], b: ptr[ArgBlock],
     if r < 0:
         if info.error == elf.ELF_ERR_IO:
             return info.io_error
-        if info.error == elf.ELF_ERR_DYNAMIC:
-            return -ELIBACC      # no dynamic loader yet (the dynamic-userland issue)
         return -ENOEXEC
+    ifile: ptr[File] = NULL
+    if info.has_interp:
+        r = open_interp(t, w, f, addr_of(ifile))
+        if r < 0:
+            return r
     r = mmap.init_space(space)
+    if r >= 0:
+        r = load_segments(t, space, info, f)
+    if r >= 0 and ifile != NULL:
+        r = load_interp(t, w, space, ifile)
+    if ifile != NULL:
+        node.fput(ifile)          # the space holds it (vma.hold_file)
     if r < 0:
         return r
-    r = load_segments(t, space, info, f)
-    if r < 0:
-        return r
+    w.start_ip = elf.user_entry(info)
     mmap.set_brk_start(space, info.vaddr_hi + info.load_bias)
     r = mmap.map_stack(space, STACK_TOP - STACK_RESERVE, STACK_RESERVE, STACK_EAGER)
     if r < 0:
@@ -378,6 +422,9 @@ def build_image(t: ptr[Task], w: ptr[ExecWork], f: ptr[File], b: ptr[ArgBlock],
     prm.envc = b.envc
     prm.random = addr_of(w.random[0])
     stack.fill_from_load_info(prm, info)
+    if info.has_interp:
+        prm.base = w.iinfo.load_bias
+        w.start_ip = elf.user_entry(addr_of(w.iinfo))
     prm.hwcap = HWCAP
     prm.minsigstksz = 0
     c = addr_of(t.process.creds)
@@ -417,7 +464,7 @@ def commit(t: ptr[Task], w: ptr[ExecWork], space: ptr[vma.AddressSpace], b: ptr[
     t.robust_len = 0
     fr = t.frame
     memset(cast(ptr[u8], fr), 0, 15 * 8)    # the general registers (r15 .. rax)
-    fr.rip = elf.user_entry(addr_of(w.info))
+    fr.rip = w.start_ip
     fr.rsp = rsp
     fr.rflags = RFLAGS_START
 
@@ -431,7 +478,7 @@ def exec_file(t: ptr[Task], w: ptr[ExecWork], begin: ptr[namei.Path], b: ptr[Arg
     r: i64 = 0
     while True:
         n = stack.find_nul(addr_of(w.cur[0]), 4096)
-        r = open_exec(t, w, begin, addr_of(w.cur[0]), n, follow, addr_of(f))
+        r = open_exec(t, addr_of(w.nd), begin, addr_of(w.cur[0]), n, follow, addr_of(f))
         if r < 0:
             return r
         got = f.ops.kread(t, f, addr_of(w.head[0]), BINPRM_BUF, 0)

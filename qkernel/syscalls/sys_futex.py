@@ -22,7 +22,7 @@ from qkernel.linux.futex import (FUTEX_BITSET_MATCH_ANY, FUTEX_CLOCK_REALTIME, F
                                  FUTEX_OWNER_DIED, FUTEX_REQUEUE, FUTEX_TID_MASK, FUTEX_WAIT,
                                  FUTEX_WAIT_BITSET, FUTEX_WAITERS, FUTEX_WAKE, FUTEX_WAKE_BITSET,
                                  FUTEX_WAKE_OP, ROBUST_LIST_LIMIT, RobustListHead)
-from qkernel.linux.time import CLOCK_MONOTONIC, CLOCK_REALTIME, Timespec
+from qkernel.linux.time import CLOCK_REALTIME, Timespec
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
 from qkernel.syscalls import sys_time
 from qkernel.syscalls.table import SyscallArgs

@@ -21,7 +21,6 @@ SIGPIPE and faults, act as on any process: the sandboxed program behaves as it d
 
 from __future__ import annotations
 
-from qkernel.abi import PAGE_SIZE
 from qkernel.arch.frame import TrapFrame
 from qkernel.arch.syscall import SYSCALL_INSN_LEN
 from qkernel.arch.trap import RFLAGS_USER_MASK

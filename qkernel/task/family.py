@@ -9,7 +9,7 @@ at its own children again: Linux's per-process wait_chldexit, shared), and `vfor
 
 from __future__ import annotations
 
-from qkernel.dialect import NULL, addr_of, cast, ptr, u64
+from qkernel.dialect import NULL, cast, ptr, u64
 from qkernel.task import task
 from qkernel.task.process import PROC_ZOMBIE, Process
 from qkernel.task.task import TASK_ZOMBIE, Task, WaitQueue

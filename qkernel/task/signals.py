@@ -19,7 +19,7 @@ parent outside, in the same session, as under a shell).
 
 from __future__ import annotations
 
-from qkernel.dialect import NULL, Final, addr_of, cast, fn, i32, memset, ptr, sizeof, u8, u32, u64
+from qkernel.dialect import NULL, Final, addr_of, cast, fn, i32, memset, ptr, sizeof, u8, u64
 from qkernel.linux.signal import (CLD_CONTINUED, CLD_STOPPED, NSIG, SA_NOCLDSTOP, SIG_DFL,
                                   SIG_IGN, SIGABRT, SIGBUS, SIGCHLD, SIGCONT, SIGFPE, SIGILL,
                                   SIGKILL, SIGQUIT, SIGSEGV, SIGSTOP, SIGSYS, SIGTRAP, SIGTSTP,

@@ -91,10 +91,6 @@ class WaitQueue:
 current: ptr[Task] = NULL
 next_pid: u64 = 1              # pids and tids share one space, as on Linux
 
-# Drops an AddressSpace's reference on the File its file-backed VMAs read (the VFS's fput,
-# set by the exec path: the VFS sits above this layer)
-mm_file_put: fn[[u64], None] = NULL
-
 task_pool: kalloc.Pool = kalloc.Pool()
 process_pool: kalloc.Pool = kalloc.Pool()
 mm_pool: kalloc.Pool = kalloc.Pool()
@@ -175,7 +171,7 @@ def new_mm() -> ptr[vma.AddressSpace]:
         mm.pml4 = 0
         mm.count = 0
         mm.users = 1
-        mm.file_ref = 0
+        mm.nfiles = 0
     return mm
 
 
@@ -187,9 +183,6 @@ def put_mm(mm: ptr[vma.AddressSpace]) -> None:
         return
     mm.users = 0
     vma.destroy(mm)
-    if mm.file_ref != 0 and mm_file_put != NULL:
-        mm_file_put(mm.file_ref)
-        mm.file_ref = 0
     kalloc.free(addr_of(mm_pool), cast(ptr[None], mm))
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from qkernel.dialect import layout
-from qkernel.linux import errno, events, fcntl, futex, mman, resource, sched, signal, stat, sysno, time, tty, uio, utsname
+from qkernel.linux import (errno, events, fcntl, futex, mman, resource, sched, signal, stat, sysno, time, tty,
+                           uio, utsname)
 
 UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
 
@@ -67,7 +68,8 @@ CONSTANTS = [(m, n, n) for m, names in [
            "MREMAP_FIXED MREMAP_DONTUNMAP MADV_NORMAL MADV_RANDOM MADV_SEQUENTIAL MADV_WILLNEED "
            "MADV_DONTNEED MADV_FREE MADV_REMOVE MADV_DONTFORK MADV_DOFORK MADV_MERGEABLE "
            "MADV_UNMERGEABLE MADV_HUGEPAGE MADV_NOHUGEPAGE MADV_DONTDUMP MADV_DODUMP MADV_WIPEONFORK "
-           "MADV_KEEPONFORK MADV_COLD MADV_PAGEOUT MADV_POPULATE_READ MADV_POPULATE_WRITE MADV_HWPOISON"),
+           "MADV_KEEPONFORK MADV_COLD MADV_PAGEOUT MADV_POPULATE_READ MADV_POPULATE_WRITE MADV_HWPOISON "
+           "MS_ASYNC MS_INVALIDATE MS_SYNC"),
     (signal, "SIGHUP SIGINT SIGQUIT SIGILL SIGTRAP SIGABRT SIGBUS SIGFPE SIGKILL SIGUSR1 SIGSEGV "
              "SIGUSR2 SIGPIPE SIGALRM SIGTERM SIGSTKFLT SIGCHLD SIGCONT SIGSTOP SIGTSTP SIGTTIN "
              "SIGTTOU SIGURG SIGXCPU SIGXFSZ SIGVTALRM SIGPROF SIGWINCH SIGIO SIGPWR SIGSYS "

@@ -233,7 +233,7 @@ def ref_parse(data: bytes) -> dict:
     new_lo = (lo + bias) & MASK64
     if hi - lo > E.USER_TOP or new_lo < E.USER_MIN or new_lo > E.USER_TOP - (hi - lo):
         return err(E.ELF_ERR_SEG_ADDR, loads[0]["index"])
-    out = err(E.ELF_ERR_DYNAMIC if interp else E.ELF_OK)
+    out = err(E.ELF_OK)
     out.update(e_type=e_type, entry=entry, phnum=phnum, phdr_vaddr=phdr_vaddr, loads=loads, vaddr_lo=lo,
                vaddr_hi=hi, load_bias=bias, max_align=max_align, has_tls=int(tls is not None),
                has_gnu_stack=int(stack is not None), exec_stack=int(stack is not None and bool(stack & X)),
@@ -249,7 +249,7 @@ def check_against_ref(rc: int, info: dict, data: bytes) -> None:
     ref = ref_parse(data)
     assert (info["error_name"], info["bad_index"]) == (ERR_NAMES.get(ref["error"], "ELF_OK"), ref["bad_index"])
     assert rc == (0 if ref["error"] == E.ELF_OK else -E.ENOEXEC)
-    if ref["error"] in (E.ELF_OK, E.ELF_ERR_DYNAMIC):
+    if ref["error"] == E.ELF_OK:
         for k, v in ref.items():
             assert info[k] == v, k
 
@@ -315,7 +315,7 @@ def test_real_binary_matches_pyelftools(parser, binaries, name):
     want = elftools_view(data)
     rc, info = parser.parse(data)
     if want["interp"]:
-        assert (rc, info["error_name"]) == (-E.ENOEXEC, "ELF_ERR_DYNAMIC")
+        assert (rc, info["error_name"]) == (0, "ELF_OK")
         assert info["has_interp"] == 1
         path = data[info["interp_offset"]:info["interp_offset"] + info["interp_size"]]
         assert path.startswith(b"/") and path.endswith(b"\0")
@@ -443,7 +443,6 @@ HOSTILE = {
                      "ELF_ERR_TLS", 3),
     "TLS wraps": (make_elf(with_phdr(3, phdr(E.PT_TLS, R, 0x2000, MASK64 - 8, 0x8, 0x18, align=8))),
                   "ELF_ERR_TLS", 3),
-    "PT_INTERP (dynamic)": (make_elf(base_phdrs() + [phdr(E.PT_INTERP, R, 0x800, 0, 28)]), "ELF_ERR_DYNAMIC", 0),
     "PT_INTERP past EOF": (make_elf(base_phdrs() + [phdr(E.PT_INTERP, R, 0x2FF0, 0, 28)]), "ELF_ERR_INTERP", 5),
     "PT_INTERP empty": (make_elf(base_phdrs() + [phdr(E.PT_INTERP, R, 0x800, 0, 0)]), "ELF_ERR_INTERP", 5),
     "PT_INTERP too long": (make_elf(base_phdrs() + [phdr(E.PT_INTERP, R, 0, 0, 0x1001)]), "ELF_ERR_INTERP", 5),
@@ -459,6 +458,14 @@ def test_hostile_headers_give_their_reason(parser, case):
     data, want, index = HOSTILE[case]
     rc, info = parser.parse(data)
     assert (rc, info["error_name"], info["bad_index"]) == (-E.ENOEXEC, want, index)
+    check_against_ref(rc, info, data)
+
+
+def test_pt_interp_is_described_not_refused(parser):
+    data = make_elf(base_phdrs() + [phdr(E.PT_INTERP, R, 0x800, 0, 28)])
+    rc, info = parser.parse(data)
+    assert (rc, info["error_name"], info["has_interp"]) == (0, "ELF_OK", 1)
+    assert (info["interp_offset"], info["interp_size"]) == (0x800, 28)
     check_against_ref(rc, info, data)
 
 
@@ -568,7 +575,6 @@ def test_error_messages_are_distinct(parser):
     m = parser.m
     msgs = [m.cstring(m.call(f"{MOD}.error_message", c)) for c in range(E.ELF_ERR_MAX + 1)]
     assert all(msgs) and len(set(msgs)) == len(msgs)
-    assert msgs[E.ELF_ERR_DYNAMIC] == b"dynamically linked binaries are not supported yet"
     assert msgs[-1] == b"unknown ELF error"
 
 

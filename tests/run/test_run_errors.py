@@ -1,7 +1,8 @@
 """`qvisor run` on bad input: each gives the status and message a shell would, the host unharmed.
 
 Cases: a missing file (127), a directory, a file without execute permission, a text file, a
-truncated or corrupt ELF, a dynamically linked binary (126 each, with the reason), a program that
+truncated or corrupt ELF (126 each, with the reason), a dynamically linked binary whose ELF
+interpreter is missing (127, bash's words and the interpreter's path), a program that
 exhausts guest memory (killed like the OOM killer would, 137) and one that writes through a wild
 pointer (SIGSEGV, 139). Runs on this host's KVM platform and on emu.
 """
@@ -45,6 +46,11 @@ def programs(tmp_path_factory) -> Path:
     (d / "adir").mkdir()
     dyn = d / "dynamic"
     subprocess.run(["gcc", "-O1", "-o", str(dyn), str(d / "hello.c")], check=True)
+    data = dyn.read_bytes()
+    interp = b"/lib64/ld-linux-x86-64.so.2"
+    assert interp in data
+    (d / "nointerp").write_bytes(data.replace(interp, b"/lib64/ld-nothere-x86-64.so"))
+    os.chmod(d / "nointerp", 0o755)
     return d
 
 
@@ -69,13 +75,19 @@ def test_exit_status_passes_through(kernel, programs, platform):
     ("text.sh", 126, "not an ELF executable"),
     ("truncated", 126, ""),
     ("corrupt", 126, "x86-64"),
-    ("dynamic", 126, "dynamically linked"),
+    ("nointerp", 127, "cannot execute: required file not found (ELF interpreter /lib64/ld-nothere-x86-64.so)"),
 ])
 def test_bad_executables(kernel, programs, platform, name, status, message):
     r = qrun(kernel, platform, str(programs / name))
     assert r.returncode == status, r.stderr
     assert f"pyquark: {programs / name}: " in r.stderr and message in r.stderr
     assert "Traceback" not in r.stderr and "crashed" not in r.stderr
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_dynamically_linked_program_runs_through_its_loader(kernel, programs, platform):
+    r = qrun(kernel, platform, str(programs / "dynamic"))
+    assert r.returncode == 7, r.stderr
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)

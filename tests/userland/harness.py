@@ -38,7 +38,7 @@ from typing import Mapping, NamedTuple, Sequence
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "userland_tests" / "manifest.toml"
 BUILD = ROOT / "build" / "userland"
-LIBCS = ("glibc", "musl")
+LIBCS = ("glibc", "musl", "glibc-dyn")   # glibc-dyn: the dynamically linked PIE build
 SANDBOX_SKIP_REASON = "qvisor run is not implemented yet (issue: static binaries)"
 SANDBOX_FORCE_ENV = "PYQUARK_USERLAND_SANDBOX"  # =1: run the sandbox tests even while the manifest says sandbox = false
 
@@ -63,11 +63,14 @@ class Case:
     program: str | None = None  # userland_tests/PROGRAM.c, built per libc
     exe: str | None = None  # an executable outside the corpus, e.g. /bin/busybox
     why: str = ""
+    libcs: tuple[str, ...] = ()  # the builds a corpus program is run as (default: all of LIBCS)
 
     @property
     def variants(self) -> tuple[str, ...]:
-        """'glibc' and 'musl' for corpus programs, the executable's basename otherwise."""
-        return LIBCS if self.program else (Path(self.exe or "").name,)
+        """LIBCS for corpus programs, the executable's basename otherwise."""
+        if not self.program:
+            return (Path(self.exe or "").name,)
+        return self.libcs or LIBCS
 
     def path(self, variant: str) -> Path:
         if self.program:
@@ -99,7 +102,7 @@ class Manifest:
 def load_manifest(path: Path = MANIFEST) -> Manifest:
     with open(path, "rb") as f:
         data = tomllib.load(f)
-    known = {"name", "program", "exe", "args", "env", "stdin", "status", "stdout", "needs", "why"}
+    known = {"name", "program", "exe", "args", "env", "stdin", "status", "stdout", "needs", "why", "libcs"}
     cases = []
     for raw in data.get("case", []):
         extra = set(raw) - known
@@ -118,7 +121,10 @@ def load_manifest(path: Path = MANIFEST) -> Manifest:
             stdout=raw.get("stdout", ""),
             needs=tuple(raw.get("needs", ())),
             why=raw.get("why", ""),
+            libcs=tuple(raw.get("libcs", ())),
         ))
+        if set(cases[-1].libcs) - set(LIBCS):
+            raise ValueError(f"{path}: case {raw.get('name')!r}: libcs must be among {LIBCS}")
     return Manifest(cases=cases, features=dict(data.get("features", {})),
                     kernel_features=set(data.get("kernel_features", ())), sandbox=bool(data.get("sandbox", False)))
 

@@ -67,9 +67,10 @@ def _elf_facts(path: Path) -> tuple[int, int, bool]:
     return e_type, e_machine, interp
 
 
-def test_builds_are_static_x86_64(userland_build):
-    """What qvisor runs: ELF64 x86-64 executables without an interpreter, both libcs."""
-    variants = harness.LIBCS if harness.musl_available() else ("glibc",)
+def test_builds_are_x86_64_static_or_dynamic_as_named(userland_build):
+    """What qvisor runs: ELF64 x86-64 executables, without an interpreter for glibc and musl,
+    PIEs with one (ld.so) for glibc-dyn."""
+    variants = harness.LIBCS if harness.musl_available() else ("glibc", "glibc-dyn")
     progs = sorted(p.stem for p in SRC.glob("*.c"))
     for v in variants:
         for name in progs:
@@ -77,7 +78,10 @@ def test_builds_are_static_x86_64(userland_build):
             assert path.exists(), f"{path} was not built"
             e_type, e_machine, interp = _elf_facts(path)
             assert e_machine == 62, f"{path}: e_machine {e_machine}, not x86-64"
-            assert e_type in (2, 3) and not interp, f"{path}: not static (e_type {e_type}, PT_INTERP {interp})"
+            if v == "glibc-dyn":
+                assert e_type == 3 and interp, f"{path}: not a dynamic PIE (e_type {e_type}, PT_INTERP {interp})"
+            else:
+                assert e_type in (2, 3) and not interp, f"{path}: not static (e_type {e_type}, PT_INTERP {interp})"
 
 
 def test_status_mapping():

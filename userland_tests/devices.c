@@ -33,5 +33,19 @@ int main(void) {
           "two reads of /dev/urandom differ");
     close(fd);
     CHECK(stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode), "/dev/shm is a directory");
+    char lk[64];
+    ssize_t n = readlink("/dev/fd", lk, sizeof lk - 1);
+    lk[n > 0 ? n : 0] = 0;
+    CHECK(strcmp(lk, "/proc/self/fd") == 0, "/dev/fd -> /proc/self/fd");
+    n = readlink("/dev/stdout", lk, sizeof lk - 1);
+    lk[n > 0 ? n : 0] = 0;
+    CHECK(strcmp(lk, "/proc/self/fd/1") == 0, "/dev/stdout -> /proc/self/fd/1");
+    struct stat a, b;
+    int hf = open("/dev/null", O_RDONLY);
+    char fdp[32];
+    snprintf(fdp, sizeof fdp, "/dev/fd/%d", hf);
+    CHECK(stat(fdp, &a) == 0 && fstat(hf, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev,
+          "/dev/fd/N is what descriptor N is open on");
+    close(hf);
     return ut_exit(0);
 }

@@ -99,6 +99,12 @@ int main(int argc, char **argv) {
     EXPECT_ERR(stat("sub", &st), ENOENT, "it is gone");
     CHECK(mkdir("sub", 0700) == 0, "mkdir under its name");
     list("sub");
+    put("sub/a", "over a removed name\n");
+    put("sub/z", "new\n");
+    list("sub");
+    CHECK(rename("sub/z", "sub/b") == 0, "rename in the new directory onto a removed name");
+    list("sub");
+    CHECK(unlink("sub/a") == 0 && unlink("sub/b") == 0, "remove them again");
     CHECK(rmdir("empty") == 0 && mkdir("empty", 0755) == 0, "rmdir and mkdir an empty one");
     CHECK(symlink("sub", "link2") == 0 && unlink("link") == 0, "replace the link");
     list(".");

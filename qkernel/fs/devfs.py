@@ -1,7 +1,8 @@
 """/dev: an in-memory directory (a tmpfs mounted there, so the host's /dev is never seen) with
 the devices every program expects, each a file kind of its own: null, zero, full, random and
-urandom (character devices 1:3, 1:5, 1:7, 1:8 and 1:9, as Linux numbers them), and shm/ for
-POSIX shared memory. The console's /dev/tty and the /proc/self/fd links arrive with procfs.
+urandom (character devices 1:3, 1:5, 1:7, 1:8 and 1:9, as Linux numbers them), shm/ for
+POSIX shared memory, and the links fd -> /proc/self/fd and stdin/stdout/stderr ->
+/proc/self/fd/0..2 (udev's). Not yet: the console's /dev/tty.
 """
 
 from __future__ import annotations
@@ -92,6 +93,15 @@ def device(t: ptr[Task], dir: ptr[Dentry], name: ptr[u8], minor: u64, ops: ptr[F
     return 0
 
 
+def link(t: ptr[Task], root: ptr[Dentry], m: ptr[Mount], name: ptr[u8], n: u64, target: ptr[u8],
+         tn: u64) -> i64:
+    """The symlink /dev/NAME -> target (fd, stdin, stdout, stderr point into /proc/self/fd)."""
+    d = dcache.child(root, m, name, n)
+    if d == NULL:
+        return -ENOMEM
+    return root.inode.iops.symlink(t, root.inode, d, target, tn)
+
+
 def populate(t: ptr[Task], m: ptr[Mount]) -> i64:
     """Fills m (a fresh tmpfs) as /dev."""
     root = m.root
@@ -105,6 +115,14 @@ def populate(t: ptr[Task], m: ptr[Mount]) -> i64:
         r = device(t, root, b"random", 8, addr_of(RANDOM_OPS))
     if r == 0:
         r = device(t, root, b"urandom", 9, addr_of(RANDOM_OPS))
+    if r == 0:
+        r = link(t, root, m, b"fd", 2, b"/proc/self/fd", 13)
+    if r == 0:
+        r = link(t, root, m, b"stdin", 5, b"/proc/self/fd/0", 15)
+    if r == 0:
+        r = link(t, root, m, b"stdout", 6, b"/proc/self/fd/1", 15)
+    if r == 0:
+        r = link(t, root, m, b"stderr", 6, b"/proc/self/fd/2", 15)
     if r < 0:
         return r
     d = dcache.child(root, m, b"shm", 3)

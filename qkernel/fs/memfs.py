@@ -102,8 +102,10 @@ def new_upper(t: ptr[Task], m: ptr[Mount], mode: u64) -> ptr[Inode]:
 
 
 def place(di: ptr[Inode], d: ptr[Dentry], i: ptr[Inode]) -> None:
-    """Negative dentry d now names i (whose reference it takes)."""
-    newname = d.flags & D_WHITEOUT == 0
+    """Negative dentry d now names i (whose reference it takes). A name is new (listed from
+    memory) unless it replaces a whiteout of a lower directory's name; in a directory that is
+    not lower every name is new (a dentry left from the lower one it replaced may be a whiteout)."""
+    newname = d.flags & D_WHITEOUT == 0 or not is_lower(di)
     d.inode = i
     d.flags = (d.flags & ~u64(D_WHITEOUT | D_NEWNAME)) | D_LOOKED | D_PINNED
     if newname:
@@ -282,7 +284,8 @@ def m_rename(t: ptr[Task], od: ptr[Dentry], nd: ptr[Dentry]) -> i64:
     odp = od.parent
     ndp = nd.parent
     whiteout = od.flags & D_NEWNAME == 0 and is_lower(odp.inode)
-    newname = nd.flags & D_NEWNAME != 0 or (nd.inode == NULL and nd.flags & D_WHITEOUT == 0)
+    newname = (nd.flags & D_NEWNAME != 0 or (nd.inode == NULL and nd.flags & D_WHITEOUT == 0)
+               or not is_lower(ndp.inode))
     if nd.inode != NULL and is_lower(ndp.inode) and nd.flags & D_NEWNAME == 0:
         newname = False
     # the old place's new entry first: nothing has changed if there is no memory for it

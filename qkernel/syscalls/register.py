@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from qkernel.dialect import NULL, u8
 from qkernel.linux import sysno as n
-from qkernel.syscalls import (sys_attr, sys_clone, sys_dir, sys_event, sys_fd, sys_info, sys_io, sys_mm,
+from qkernel.syscalls import (sys_attr, sys_clone, sys_cred, sys_dir, sys_event, sys_fd, sys_info, sys_io, sys_mm,
                               sys_path, sys_exec, sys_futex, sys_pipe, sys_poll, sys_signal, sys_sigwait,
                               sys_statfs, sys_time, sys_wait, sys_xattr)
 from qkernel.syscalls import sys_process as p
@@ -151,15 +151,22 @@ def register_all() -> None:
     register(n.SYS_getpid, p.sys_getpid, S, b"")
     register(n.SYS_gettid, p.sys_gettid, S, b"")
     register(n.SYS_getppid, p.sys_getppid, S, b"")
-    register(n.SYS_getuid, p.sys_getuid, S, b"")
-    register(n.SYS_geteuid, p.sys_geteuid, S, b"")
-    register(n.SYS_getgid, p.sys_getgid, S, b"")
-    register(n.SYS_getegid, p.sys_getegid, S, b"")
-    register(n.SYS_getresuid, p.sys_getresuid, S, b"")
-    register(n.SYS_getresgid, p.sys_getresgid, S, b"")
-    register(n.SYS_getgroups, p.sys_getgroups, S, b"")
-    register(n.SYS_setuid, p.sys_setuid, P, b"only to the current uid")
-    register(n.SYS_setgid, p.sys_setgid, P, b"only to the current gid")
+    register(n.SYS_getuid, sys_cred.sys_getuid, S, b"")
+    register(n.SYS_geteuid, sys_cred.sys_geteuid, S, b"")
+    register(n.SYS_getgid, sys_cred.sys_getgid, S, b"")
+    register(n.SYS_getegid, sys_cred.sys_getegid, S, b"")
+    register(n.SYS_getresuid, sys_cred.sys_getresuid, S, b"")
+    register(n.SYS_getresgid, sys_cred.sys_getresgid, S, b"")
+    register(n.SYS_getgroups, sys_cred.sys_getgroups, S, b"")
+    register(n.SYS_setuid, sys_cred.sys_setuid, P, b"ids reported; file modes not checked against them")
+    register(n.SYS_setgid, sys_cred.sys_setgid, P, b"ids reported; file modes not checked against them")
+    register(n.SYS_setreuid, sys_cred.sys_setreuid, P, b"ids reported; file modes not checked against them")
+    register(n.SYS_setregid, sys_cred.sys_setregid, P, b"ids reported; file modes not checked against them")
+    register(n.SYS_setresuid, sys_cred.sys_setresuid, P, b"ids reported; file modes not checked against them")
+    register(n.SYS_setresgid, sys_cred.sys_setresgid, P, b"ids reported; file modes not checked against them")
+    register(n.SYS_setfsuid, sys_cred.sys_setfsuid, P, b"ids reported; file modes not checked against them")
+    register(n.SYS_setfsgid, sys_cred.sys_setfsgid, P, b"ids reported; file modes not checked against them")
+    register(n.SYS_setgroups, sys_cred.sys_setgroups, P, b"at most 32 groups")
     register(n.SYS_getpgrp, p.sys_getpgrp, S, b"")
     register(n.SYS_getpgid, p.sys_getpgid, S, b"")
     register(n.SYS_getsid, p.sys_getsid, S, b"")

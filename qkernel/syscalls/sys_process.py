@@ -1,5 +1,6 @@
-"""Process identity: getpid & co., process groups and sessions, credentials, set_tid_address,
-set_robust_list, arch_prctl, prctl, uname, umask, the scheduler queries."""
+"""Process identity: getpid & co., process groups and sessions, set_tid_address,
+set_robust_list, arch_prctl, prctl, uname, umask, the scheduler queries (credentials:
+sys_cred.py)."""
 
 from __future__ import annotations
 
@@ -31,65 +32,6 @@ def sys_gettid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 
 def sys_getppid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     return i64(t.process.ppid)
-
-
-def sys_getuid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    return i64(t.process.creds.uid)
-
-
-def sys_geteuid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    return i64(t.process.creds.euid)
-
-
-def sys_getgid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    return i64(t.process.creds.gid)
-
-
-def sys_getegid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    return i64(t.process.creds.egid)
-
-
-def _put_ids(r: u64, e: u64, s: u64, ri: u32, ei: u32, si: u32) -> i64:
-    ids: array[u32, 3] = array[u32, 3]()
-    ids[0] = ri
-    ids[1] = ei
-    ids[2] = si
-    if copy_to_user(r, cast(ptr[u8], addr_of(ids[0])), 4) != 0 or \
-            copy_to_user(e, cast(ptr[u8], addr_of(ids[1])), 4) != 0 or \
-            copy_to_user(s, cast(ptr[u8], addr_of(ids[2])), 4) != 0:
-        return -EFAULT
-    return 0
-
-
-def sys_getresuid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    c = addr_of(t.process.creds)
-    return _put_ids(a.a0, a.a1, a.a2, c.uid, c.euid, c.suid)
-
-
-def sys_getresgid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    c = addr_of(t.process.creds)
-    return _put_ids(a.a0, a.a1, a.a2, c.gid, c.egid, c.sgid)
-
-
-def sys_getgroups(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    c = addr_of(t.process.creds)
-    size = a.a0 & 0xFFFFFFFF
-    if size == 0:
-        return i64(c.ngroups)
-    if size < u64(c.ngroups):
-        return -EINVAL
-    r = copy_to_user(a.a1, cast(ptr[u8], addr_of(c.groups[0])), u64(c.ngroups) * 4)
-    return r if r < 0 else i64(c.ngroups)
-
-
-def sys_setuid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    """Partial: the sandbox keeps one identity; setting the current uid succeeds, others
-    -EPERM (the setuid family within the sandbox: the processes issue)."""
-    return 0 if u32(a.a0) == t.process.creds.uid else -EPERM
-
-
-def sys_setgid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    return 0 if u32(a.a0) == t.process.creds.gid else -EPERM
 
 
 def sys_set_tid_address(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:

@@ -3,7 +3,7 @@ PY      ?= python3
 VENV    := .venv
 VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-APT_PKGS := gcc musl-tools busybox-static linux-libc-dev
+APT_PKGS := gcc musl-tools busybox-static linux-libc-dev make perl git sqlite3 xz-utils
 
 .PHONY: setup kernel test demo bench lint clean deb-packages userland
 

@@ -113,6 +113,7 @@ def run_program(bp: ptr[BootParams]) -> None:
     syscall.init(t.kstack_top, flat)
     sched.timer_hook = timers.check_all
     fault.file_fill = filemap.fill
+    fault.file_page = filemap.shared_page
     vma.file_get = filemap.get
     vma.file_put = filemap.put
     w = sys_exec.new_work()

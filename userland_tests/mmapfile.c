@@ -41,7 +41,44 @@ static void shared_case(int fd, const char *path) {
     munmap(w, SIZE);
     int fd2 = open(path, O_RDONLY);
     CHECK(pread(fd2, &c, 1, PG + 1) == 1 && c == 0xDD, "and after munmap, through another descriptor");
+    unsigned char *r = mmap(NULL, SIZE, PROT_READ, MAP_SHARED, fd2, 0);
+    c = 0x44;
+    CHECK(pwrite(fd, &c, 1, 9) == 1 && r[9] == 0x44, "a read-only shared mapping sees a later write(2)");
+    EXPECT_ERR(mprotect(r, PG, PROT_READ | PROT_WRITE), EACCES, "mprotect to writable, opened O_RDONLY");
+    munmap(r, SIZE);
     close(fd2);
+
+    w = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        w[100] = 0xC1;
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(w[100] == 0xC1, "a forked child's write to the shared file mapping is the parent's");
+    munmap(w, SIZE);
+
+    int *shm = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(shm != MAP_FAILED && shm[0] == 0 && shm[PG / 4] == 0, "shared anonymous memory starts zeroed");
+    pid = fork();
+    if (pid == 0) {
+        shm[0] = 41;
+        shm[PG / 4] = 42;
+        _exit(0);
+    }
+    waitpid(pid, &st, 0);
+    CHECK(shm[0] == 41 && shm[PG / 4] == 42, "and is shared with a forked child");
+    int z = open("/dev/zero", O_RDWR);
+    int *zs = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, z, 0);
+    close(z);
+    pid = fork();
+    if (pid == 0) {
+        zs[1] = 7;
+        _exit(0);
+    }
+    waitpid(pid, &st, 0);
+    CHECK(zs[1] == 7, "so is a shared mapping of /dev/zero");
 }
 
 int main(int argc, char **argv) {

@@ -27,7 +27,7 @@ from qkernel.lib import fmt
 from qkernel.fs.namei import FS_BUF
 from qkernel.fs.node import (D_LOOKED, D_NEWNAME, D_PINNED, D_WHITEOUT, I_LOWER, I_UPPER, Dentry,
                              File, FileOps, Inode, InodeOps, Mount, generic_llseek, iput,
-                             map_pages, new_inode)
+                             map_cache, new_inode)
 from qkernel.linux.errno import EFAULT, EINVAL, EISDIR, ENOMEM, ENOTEMPTY, EPERM, EXDEV
 from qkernel.linux.fcntl import O_APPEND
 from qkernel.linux.stat import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Stat
@@ -503,7 +503,7 @@ def list_lower(t: ptr[Task], f: ptr[File], out: ptr[u8], room: u64, used: ptr[u6
 
 
 FILE_OPS: FileOps = FileOps(read=f_read, write=f_write, llseek=generic_llseek, kread=f_kread,
-                            mmap=map_pages)
+                            mmap=map_cache)
 DIR_OPS: FileOps = FileOps(read=d_read, getdents=d_getdents, llseek=generic_llseek)
 
 

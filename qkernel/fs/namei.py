@@ -41,6 +41,8 @@ LOOKUP_PARENT: Final = 4       # stop at the last component's directory (Nameida
 class Path:
     mnt: ptr[Mount]
     d: ptr[Dentry]
+    inode: ptr[Inode]     # file_path(): the File's own inode (its name may be gone since); NULL
+                          # for a walk's result: d.inode (path_inode() gives the right one)
 
 
 @struct
@@ -59,6 +61,12 @@ root: Path = Path()
 
 def is_dir(i: ptr[Inode]) -> bool:
     return i != NULL and u64(i.st.st_mode) & S_IFMT == S_IFDIR
+
+
+def gone_or_notdir(d: ptr[Dentry]) -> i64:
+    """Walking on from d, which is no directory: -ENOENT when its name is gone (a removed
+    directory that is still someone's cwd or dirfd), else -ENOTDIR."""
+    return -ENOENT if d.inode == NULL else -ENOTDIR
 
 
 def is_lnk(i: ptr[Inode]) -> bool:
@@ -95,7 +103,15 @@ def file_path(f: ptr[File], out: ptr[Path]) -> bool:
         return False
     out.mnt = f.mnt
     out.d = f.dentry
+    out.inode = f.inode
     return True
+
+
+def path_inode(p: ptr[Path]) -> ptr[Inode]:
+    """The inode a Path stands for: a File's own (file_path), else its dentry's."""
+    if p.inode != NULL:
+        return p.inode
+    return p.d.inode
 
 
 def start(t: ptr[Task], dirfd: u64, out: ptr[Path]) -> i64:
@@ -107,7 +123,7 @@ def start(t: ptr[Task], dirfd: u64, out: ptr[Path]) -> i64:
     f = fdtable.get(t.process, dirfd)
     if f == NULL:
         return -EBADF
-    if not file_path(f, out) or not is_dir(out.d.inode):
+    if not file_path(f, out) or not is_dir(path_inode(out)):
         return -ENOTDIR
     return 0
 
@@ -197,7 +213,7 @@ def walk(t: ptr[Task], begin: ptr[Path], path: ptr[u8], n: u64, flags: u64, nd: 
         trail = i < n
         if last and flags & LOOKUP_PARENT != 0:
             if not is_dir(cur.d.inode):
-                return -ENOTDIR
+                return gone_or_notdir(cur.d)
             nd.path.mnt = cur.mnt
             nd.path.d = cur.d
             nd.last = p + s
@@ -205,7 +221,7 @@ def walk(t: ptr[Task], begin: ptr[Path], path: ptr[u8], n: u64, flags: u64, nd: 
             nd.trailing = trail
             return 0
         if not is_dir(cur.d.inode):
-            return -ENOTDIR
+            return gone_or_notdir(cur.d)
         if ln == 1 and p[s] == ord(b"."):
             continue
         if ln == 2 and p[s] == ord(b".") and p[s + 1] == ord(b"."):

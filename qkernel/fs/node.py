@@ -38,6 +38,7 @@ D_VOLATILE: Final = 32         # looked up again at every walk (procfs: names co
 # Inode.iflags
 I_LOWER: Final = 1             # its data and names are the host's (a lower-layer file or directory)
 I_UPPER: Final = 2             # its data lives in memory (tmpfs, or copied up from the host)
+I_MAPPED: Final = 4            # its page-cache frames may be mapped shared: kept until it goes
 
 # Mount.flags
 MNT_RDONLY: Final = 1
@@ -60,8 +61,8 @@ class FileOps:
     fstat: fn[[ptr[File], ptr[Stat]], i64]                         # NULL: the inode's stat
     kread: fn[[ptr[Task], ptr[File], ptr[u8], u64, u64], i64]      # (t, f, kernel buf, count, offset):
                                                                    # execve's reads; NULL: cannot run
-    mmap: fn[[ptr[Task], ptr[File]], i64]                          # what mmap of f maps: MAP_PAGES
-                                                                   # or MAP_ZERO; NULL: -ENODEV
+    mmap: fn[[ptr[Task], ptr[File]], i64]                          # what mmap of f maps: MAP_PAGES,
+                                                                   # MAP_CACHE or MAP_ZERO; NULL: -ENODEV
 
 
 @struct
@@ -159,11 +160,17 @@ class File:
 # FileOps.mmap results (qkernel/fs/filemap.py)
 MAP_PAGES: Final = 0           # the file's own pages, read with kread at their first touch
 MAP_ZERO: Final = 1            # anonymous memory (/dev/zero)
+MAP_CACHE: Final = 2           # as MAP_PAGES, and its page-cache frames can be mapped shared
 
 
 def map_pages(t: ptr[Task], f: ptr[File]) -> i64:
     """FileOps.mmap of regular files."""
     return MAP_PAGES
+
+
+def map_cache(t: ptr[Task], f: ptr[File]) -> i64:
+    """FileOps.mmap of files whose data the page cache holds (memfs: tmpfs, the overlay)."""
+    return MAP_CACHE
 
 
 def map_zero(t: ptr[Task], f: ptr[File]) -> i64:

@@ -17,7 +17,7 @@ from qkernel import qcall
 from qkernel.abi import PAGE_SIZE
 from qkernel.dialect import NULL, Final, cast, i64, memcpy, memset, ptr, u8, u64
 from qkernel.fs import lower
-from qkernel.fs.node import I_UPPER, Inode
+from qkernel.fs.node import I_MAPPED, I_UPPER, Inode
 from qkernel.linux.errno import EFAULT, EFBIG, ENOMEM, ENOSPC
 from qkernel.mm import frames
 from qkernel.mm.addr import va
@@ -232,10 +232,14 @@ def write(t: ptr[Task], i: ptr[Inode], buf: u64, n: u64, pos: ptr[u64]) -> i64:
 
 
 def truncate(i: ptr[Inode], size: u64) -> i64:
-    """Sets an in-memory file's size: pages past it freed, the tail of the last one zeroed."""
+    """Sets an in-memory file's size: pages past it freed (zeroed and kept when shared
+    mappings may map them: I_MAPPED), the tail of the last one zeroed."""
     keep = (size + PAGE_SIZE - 1) // PAGE_SIZE
     for idx in range(keep, i.npages):
         if i.pages[idx] != 0:
+            if i.iflags & I_MAPPED != 0:
+                frames.zero(i.pages[idx])
+                continue
             frames.free(i.pages[idx])
             i.pages[idx] = 0
             i.st.st_blocks -= PAGE_SIZE // 512
@@ -244,6 +248,23 @@ def truncate(i: ptr[Inode], size: u64) -> i64:
         memset(cast(ptr[u8], va(i.pages[keep - 1])) + off, 0, PAGE_SIZE - off)
     i.st.st_size = size
     return 0
+
+
+def shared_page(i: ptr[Inode], idx: u64) -> i64:
+    """The frame of page idx of in-memory file i for a shared mapping, made (zeroed) if it was
+    a hole: its physical address, or -ENOMEM. i keeps its frames until it goes (I_MAPPED)."""
+    r = slots(i, idx + 1)
+    if r < 0:
+        return r
+    i.iflags |= I_MAPPED
+    phys = i.pages[idx]
+    if phys == 0:
+        phys = frames.alloc_zeroed()
+        if phys == 0:
+            return -ENOMEM
+        i.pages[idx] = phys
+        i.st.st_blocks += PAGE_SIZE // 512
+    return i64(phys)
 
 
 def release(i: ptr[Inode]) -> None:

@@ -17,7 +17,7 @@ from qkernel.dialect import NULL, Final, addr_of, cast, i64, ptr, u8, u64
 from qkernel import qcall
 from qkernel.abi import HOST_MOUNT_RW
 from qkernel.fs import dcache, devfs, hostrw, lower, memfs, node, pagecache, procfs
-from qkernel.fs.namei import LOOKUP_PARENT, Nameidata, Path, down, is_dir, lookup_one, root, walk
+from qkernel.fs.namei import LOOKUP_PARENT, Nameidata, Path, down, is_dir, lookup_one, path_inode, root, walk
 from qkernel.fs.node import (D_LOOKED, MNT_RDONLY, Dentry, File, FileOps, Inode, Mount, mount_pool, new_dentry,
                              new_file)
 from qkernel.linux.errno import (EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOMEM, ENOTDIR,
@@ -422,7 +422,7 @@ def link(t: ptr[Task], old: ptr[Path], begin: ptr[Path], path: ptr[u8], n: u64) 
 
 
 def truncate(t: ptr[Task], p: ptr[Path], size: u64) -> i64:
-    i = p.d.inode
+    i = path_inode(p)
     if is_dir(i):
         return -EISDIR
     if u64(i.st.st_mode) & S_IFMT != 0o100000:
@@ -439,7 +439,7 @@ def prepare_write(t: ptr[Task], p: ptr[Path]) -> i64:
     filesystem's preparation (the overlay's copy-up)."""
     if readonly(p):
         return -EROFS
-    i = p.d.inode
+    i = path_inode(p)
     if i.iops != NULL and i.iops.prepare_write != NULL:
         return i.iops.prepare_write(t, i)
     return 0
@@ -453,7 +453,7 @@ def setattr(t: ptr[Task], p: ptr[Path], what: u64, a: u64, b: u64) -> i64:
     r = prepare_write(t, p)
     if r < 0:
         return r
-    i = p.d.inode
+    i = path_inode(p)
     if i.iops != NULL and i.iops.setattr != NULL:
         return i.iops.setattr(t, i, what, a, b)
     return 0

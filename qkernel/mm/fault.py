@@ -14,19 +14,31 @@ from qkernel.mm import frames, pagetable
 from qkernel.mm.addr import va
 from qkernel.mm.pagetable import PAGE_MASK
 from qkernel.mm.vma import (AddressSpace, Vma, MMAP_MIN_ADDR, NO_COVER, PROT_RWX, STACK_GUARD_GAP,
-                            TASK_SIZE, VM_GROWSDOWN, covering_end, lower_index, merge_span,
+                            TASK_SIZE, VM_GROWSDOWN, VM_PAGES, covering_end, lower_index, merge_span,
                             page_up, pte_flags, vma_at)
 
 # Bytes handle_fault maps per fault (a power of two >= PAGE_SIZE). On kvm_pvm a fault costs
 # ~1 ms of emulated CPL 0 work, so the kernel maps 64 KiB blocks there; elsewhere one page.
 fault_around: u64 = PAGE_SIZE
 # Reads the page of a file-backed VMA: (file, file offset, frame) -> bytes read (the rest of the
-# page is zeroed here) or -errno. The exec path sets it (files live in the VFS, above this layer).
+# page is zeroed here) or -errno. qkernel/exec.py sets it to qkernel/fs/filemap.py's (files live
+# in the VFS, above this layer).
 file_fill: fn[[u64, u64, u64], i64] = NULL
+# The page-cache frame of a VM_PAGES VMA's page: (file, file offset) -> physical address (the
+# page made now if it was a hole) or -errno (past the end of the file). Set with file_fill.
+file_page: fn[[u64, u64], i64] = NULL
 
 
 def fill_page(mm: ptr[AddressSpace], v: ptr[Vma], page: u64, flags: u64) -> i64:
-    """A private copy of the file page behind `page` of file-backed v, mapped now."""
+    """The file page behind `page` of file-backed v, mapped now: a private copy, or in a
+    VM_PAGES VMA the page-cache frame itself."""
+    if v.flags & VM_PAGES != 0:
+        if file_page == NULL:
+            return -EFAULT
+        phys = file_page(v.file, v.offset + (page - v.start))
+        if phys < 0:
+            return -EFAULT           # past the end of the file (Linux: SIGBUS)
+        return pagetable.map_page(mm.pml4, page, u64(phys), flags | pagetable.PTE_SHARED)
     if file_fill == NULL:
         return -EFAULT
     f = frames.alloc()
@@ -132,7 +144,9 @@ def handle_fault(mm: ptr[AddressSpace], addr: u64, is_write: bool, is_exec: bool
         return 0
     lo = page
     hi = page + PAGE_SIZE
-    if fault_around > PAGE_SIZE:  # map the aligned block around the page too, inside this VMA
+    if fault_around > PAGE_SIZE and v.flags & VM_PAGES == 0:
+        # map the aligned block around the page too, inside this VMA (not for shared file
+        # pages: the block may reach past the end of the file)
         lo = page & ~(fault_around - 1)
         hi = lo + fault_around
         if lo < v.start:

@@ -23,7 +23,8 @@ from qkernel.mm.pagetable import PAGE_MASK
 from qkernel.mm.fault import populate
 from qkernel.mm.vma import (AddressSpace, Vma, DEFAULT_MMAP_BASE, MAP_KNOWN, MAX_VMAS, MMAP_MIN_ADDR,
                             NO_COVER, PROT_RWX, PROT_VALID, TASK_SIZE, VM_ANON, VM_GROWSDOWN,
-                            VM_HEAP, VM_PRIVATE, VM_SHARED, VM_STACK, carve, copy_files,
+                            VM_HEAP, VM_MAYWRITE, VM_PAGES, VM_PRIVATE, VM_SHARED, VM_STACK,
+                            carve, copy_files,
                             covering_end, find, hold_file,
                             gap_top, get_area, init, insert_vma, intersects, is_err, lower_index,
                             merge_span, page_up, pte_flags, slots_after_carve, split_at, vma_at,
@@ -45,7 +46,7 @@ def copy_space(dst: ptr[AddressSpace], src: ptr[AddressSpace]) -> i64:
     VMAs, break and placement, and every populated page copied now into a frame of its own
     (eager copy: src's live page tables are only read, and dst's, not yet in CR3, are written
     natively; copy-on-write would write-protect src's leaves, a trapping store each on
-    kvm_pvm). MAP_SHARED anonymous memory is copied too (not yet shared across fork). 0 or
+    kvm_pvm); shared mappings' frames (PTE_SHARED) are shared, not copied. 0 or
     -ENOMEM, dst left empty (pml4 0) on failure."""
     pml4 = pagetable.new_space()
     if pml4 == 0:
@@ -120,25 +121,27 @@ def mmap_anon(mm: ptr[AddressSpace], addr: u64, length: u64, prot: u64, flags: u
     does). -EINVAL: length 0, bad map type, MAP_SHARED|MAP_GROWSDOWN, unaligned fixed address;
     -ENOMEM: no room, too long, MAX_VMAS, MAP_HUGETLB (no huge pages); -EPERM: fixed below
     MMAP_MIN_ADDR; -EOPNOTSUPP: unknown flags with MAP_SHARED_VALIDATE."""
-    return mmap_region(mm, addr, length, prot, flags, 0, 0)
+    return mmap_region(mm, addr, length, prot, flags, 0, 0, 0)
 
 
 def mmap_file(mm: ptr[AddressSpace], addr: u64, length: u64, prot: u64, flags: u64, file: u64,
-              offset: u64) -> u64:
+              offset: u64, vmextra: u64) -> u64:
     """mmap(addr, length, prot, flags, fd, offset) of a file the caller checked (the VFS's
-    File `file`; offset page-aligned): as mmap_anon, but each page is a copy of the file's
-    page at offset + (page - start), read at its first touch (fault.fill_page). Also
-    -EOVERFLOW when offset + length wraps; -ENOMEM when the space maps MAX_FILES files."""
+    File `file`; offset page-aligned): as mmap_anon, but each page is the file's page at
+    offset + (page - start), mapped at its first touch (fault.fill_page): a copy, or with
+    VM_PAGES in vmextra (shared mappings of in-memory files) the page-cache frame itself;
+    VM_MAYWRITE lets mprotect make such a mapping writable. Also -EOVERFLOW when offset +
+    length wraps; -ENOMEM when the space maps MAX_FILES files."""
     if offset + page_up(length) < offset:
         return u64(-EOVERFLOW)
-    return mmap_region(mm, addr, length, prot, flags, file, offset)
+    return mmap_region(mm, addr, length, prot, flags, file, offset, vmextra & (VM_PAGES | VM_MAYWRITE))
 
 
 def mmap_region(mm: ptr[AddressSpace], addr: u64, length: u64, prot: u64, flags: u64, file: u64,
-                offset: u64) -> u64:
+                offset: u64, vmextra: u64) -> u64:
     """mmap_anon (file 0) and mmap_file."""
     mtype = flags & MAP_TYPE
-    vmflags: u64 = VM_ANON if file == 0 else 0
+    vmflags: u64 = VM_ANON if file == 0 else vmextra
     if mtype == MAP_SHARED_VALIDATE:
         if flags & MAP_KNOWN != flags or flags & MAP_SYNC != 0:
             return u64(-EOPNOTSUPP)
@@ -164,8 +167,6 @@ def mmap_region(mm: ptr[AddressSpace], addr: u64, length: u64, prot: u64, flags:
         return u64(-ENOMEM)
     fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0
     start = addr
-    if file != 0 and hold_file(mm, file) < 0:    # before any change (an unused hold is let go
-        return u64(-ENOMEM)                        # when the set fills: vma.collect_files)
     if fixed:
         if addr & (PAGE_SIZE - 1) != 0:
             return u64(-EINVAL)
@@ -178,8 +179,8 @@ def mmap_region(mm: ptr[AddressSpace], addr: u64, length: u64, prot: u64, flags:
         need = slots_after_carve(mm, addr, addr + length)
         if file != 0 or not would_merge(mm, addr, addr + length, prot & PROT_RWX, vmflags):
             need += 1
-        if need > MAX_VMAS:
-            return u64(-ENOMEM)
+        if need > MAX_VMAS or (file != 0 and hold_file(mm, file) < 0):
+            return u64(-ENOMEM)           # the file is held before anything changes
         carve(mm, addr, addr + length)
     else:
         start = get_area(mm, addr, length, flags)
@@ -187,6 +188,8 @@ def mmap_region(mm: ptr[AddressSpace], addr: u64, length: u64, prot: u64, flags:
             return start
         if mm.count >= MAX_VMAS and (file != 0 or not would_merge(mm, start, start + length,
                                                                   prot & PROT_RWX, vmflags)):
+            return u64(-ENOMEM)
+        if file != 0 and hold_file(mm, file) < 0:
             return u64(-ENOMEM)
     if insert_vma(mm, start, start + length, prot & PROT_RWX, vmflags, file, offset) != 0:
         return u64(-ENOMEM)   # not reached: a slot was checked for above
@@ -211,7 +214,8 @@ def mprotect(mm: ptr[AddressSpace], start: u64, length: u64, prot: u64) -> i64:
     merging afterwards) and the leaves already present. 0 (length 0 too), -EINVAL (unaligned
     start, unknown prot bits, PROT_GROWSDOWN on a VMA that does not grow down, PROT_GROWSUP),
     -ENOMEM (part of the range unmapped, overflow, MAX_VMAS), -EACCES (PROT_WRITE on a shared
-    file mapping: those are read-only until they write back): then nothing changed."""
+    file mapping of a file not open for writing, or of one whose pages are copies): then
+    nothing changed."""
     if start & (PAGE_SIZE - 1) != 0 or prot & PROT_VALID != prot:
         return -EINVAL
     if prot & PROT_GROWSDOWN != 0 and prot & PROT_GROWSUP != 0:
@@ -238,8 +242,9 @@ def mprotect(mm: ptr[AddressSpace], start: u64, length: u64, prot: u64) -> i64:
     last = j - 1
     newprot = prot & PROT_RWX
     if newprot & PROT_WRITE != 0:
-        for k in range(i, j):      # shared file mappings are read-only (no write-back yet)
-            if mm.vmas[k].file != 0 and mm.vmas[k].flags & VM_SHARED != 0:
+        for k in range(i, j):      # a shared file mapping opened read-only, or of copies
+            vf = u64(mm.vmas[k].flags)
+            if mm.vmas[k].file != 0 and vf & VM_SHARED != 0 and vf & VM_MAYWRITE == 0:
                 return -EACCES
     split_lo = mm.vmas[i].start < start and mm.vmas[i].prot != newprot
     split_hi = mm.vmas[last].end > end and mm.vmas[last].prot != newprot

@@ -24,7 +24,9 @@ survives mprotect(PROT_NONE) and back. A held entry stores the frame address inv
 does for PROT_NONE, against L1TF speculation through non-present entries); entry_pa() undoes it.
 Callers pass leaf flags without PTE_P to create or convert to a held entry. A leaf "owns" its
 frame when it is present or held; the frames themselves belong to the caller (the VMA layer),
-which frees them unless it asks a range function to.
+which frees them unless it asks a range function to. A leaf with PTE_SHARED maps a frame that
+is not its own (a page-cache page of a shared mapping): unmapping never frees it, copying a
+range (fork) maps the same frame again, and protect keeps the bit.
 
 TLB. Functions that change or remove a present leaf flush it when the space is the current one
 (its PML4 is in CR3): invlpg per page for small ranges, a CR3 reload otherwise, and a CR3 reload
@@ -58,7 +60,8 @@ PTE_PS: Final = 1 << 7       # PDPT/PD entry: 1 GiB / 2 MiB page (a 4 KiB leaf: 
 PTE_G: Final = 1 << 8        # global: never in the user half (it would survive a CR3 switch)
 PTE_PROTNONE: Final = 1 << 9  # software, leaves with PTE_P clear: a held PROT_NONE frame
 PTE_AVL1: Final = 1 << 10    # software, free for callers
-PTE_AVL2: Final = 1 << 11    # software, free for callers
+PTE_AVL2: Final = 1 << 11    # software
+PTE_SHARED: Final = PTE_AVL2  # the frame is borrowed (a shared mapping's page-cache page)
 PTE_NX: Final = 1 << 63      # no execute (needs EFER.NXE)
 PTE_ADDR: Final = 0x000F_FFFF_FFFF_F000
 PTE_ADDR_LOW: Final = 0xFFF0_0000_0000_0FFF   # everything but the address bits
@@ -238,7 +241,8 @@ def get_leaf(pml4: u64, v: u64) -> u64:
 
 def unmap_page(pml4: u64, v: u64) -> u64:
     """Removes the leaf of user page v; returns the frame it owned (present or held), or 0 if
-    there was none. The caller frees the frame. Flushes the TLB entry if pml4 is current."""
+    there was none or it was borrowed (PTE_SHARED). The caller frees the frame. Flushes the
+    TLB entry if pml4 is current."""
     if v >= USER_TOP:
         return 0
     v &= PAGE_MASK
@@ -252,6 +256,8 @@ def unmap_page(pml4: u64, v: u64) -> u64:
     s[0] = 0
     if e & PTE_P != 0 and is_current(pml4):
         invlpg(v)
+    if e & PTE_SHARED != 0:
+        return 0
     return entry_pa(e)
 
 
@@ -267,7 +273,7 @@ def protect(pml4: u64, v: u64, flags: u64) -> i64:
     e = s[0]
     if not owns(e):
         return -EFAULT
-    s[0] = make_leaf(entry_pa(e), flags | (e & (PTE_A | PTE_D)))
+    s[0] = make_leaf(entry_pa(e), flags | (e & (PTE_A | PTE_D | PTE_SHARED)))
     if e & PTE_P != 0 and is_current(pml4):
         invlpg(v)
     return 0
@@ -369,10 +375,10 @@ def leaf_op(slot: ptr[u64], v: u64, r: ptr[RangeOp]) -> None:
         r.present += 1
     if r.op == OP_UNMAP:
         slot[0] = 0
-        if r.free_frames:
+        if r.free_frames and e & PTE_SHARED == 0:
             frames.free(entry_pa(e))
     elif r.op == OP_PROTECT:
-        slot[0] = make_leaf(entry_pa(e), r.flags | (e & (PTE_A | PTE_D)))
+        slot[0] = make_leaf(entry_pa(e), r.flags | (e & (PTE_A | PTE_D | PTE_SHARED)))
     elif r.op == OP_MOVE:
         d = walk(r.pml4, v + r.delta, True)
         if d <= WALK_HUGE or cast(ptr[u64], d)[0] != 0:
@@ -387,13 +393,18 @@ def leaf_op(slot: ptr[u64], v: u64, r: ptr[RangeOp]) -> None:
 
 
 def copy_leaf(e: u64, v: u64, r: ptr[RangeOp]) -> None:
-    """OP_COPY: a new frame with the bytes of e's, mapped at v in r.dst with e's flags."""
+    """OP_COPY: a new frame with the bytes of e's, mapped at v in r.dst with e's flags (a
+    borrowed frame, PTE_SHARED, is mapped itself: both spaces share it)."""
     d = walk(r.dst, v, True)
     err: i64 = 0
     if d == WALK_HUGE or (d > WALK_HUGE and cast(ptr[u64], d)[0] != 0):
         err = -EEXIST
     elif d <= WALK_HUGE:
         err = -ENOMEM
+    if err == 0 and e & PTE_SHARED != 0:
+        cast(ptr[u64], d)[0] = e
+        r.count += 1
+        return
     f: u64 = 0
     if err == 0:
         f = frames.alloc()

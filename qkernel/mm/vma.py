@@ -70,6 +70,9 @@ VM_SHARED: Final = 0x04      # MAP_SHARED
 VM_GROWSDOWN: Final = 0x08   # a fault just below extends it down (stacks)
 VM_STACK: Final = 0x10       # MAP_STACK / the main stack (informational, /proc/self/maps)
 VM_HEAP: Final = 0x20        # the brk area
+VM_PAGES: Final = 0x40       # file-backed, shared: maps the file's own page-cache frames
+                             # (fault.file_page; PTE_SHARED leaves), not copies
+VM_MAYWRITE: Final = 0x80    # VM_PAGES opened for writing: mprotect may add PROT_WRITE
 
 
 @struct

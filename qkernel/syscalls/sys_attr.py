@@ -64,7 +64,7 @@ def chmod_path(t: ptr[Task], p: ptr[Path], mode: u64) -> i64:
     r = vfs.setattr(t, p, SETATTR_MODE, mode & 0o7777, 0)
     if r < 0:
         return r
-    i = p.d.inode
+    i = namei.path_inode(p)
     i.st.st_mode = u32((u64(i.st.st_mode) & S_IFMT) | (mode & 0o7777))
     memfs.stamp(addr_of(i.st), False, False)
     return 0
@@ -93,7 +93,7 @@ def chown_path(t: ptr[Task], p: ptr[Path], uid: u64, gid: u64) -> i64:
     r = vfs.setattr(t, p, SETATTR_OWNER, u64(u32(uid)), u64(u32(gid)))
     if r < 0:
         return r
-    i = p.d.inode
+    i = namei.path_inode(p)
     if u64(u32(uid)) != NO_ID:
         i.st.st_uid = u32(uid)
     if u64(u32(gid)) != NO_ID:
@@ -163,7 +163,7 @@ def sys_utimensat(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     r = vfs.setattr(t, addr_of(p), SETATTR_TIMES, an, mn)
     if r < 0:
         return r
-    st = addr_of(p.d.inode.st)
+    st = addr_of(namei.path_inode(addr_of(p)).st)
     for k in range(2):
         s: i64 = ts[k].tv_sec
         n: i64 = ts[k].tv_nsec

@@ -31,6 +31,8 @@ def sys_mmap(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
         if f == NULL:
             return -EBADF
         return filemap.do_mmap(t, f, a.a0, a.a1, a.a2, a.a3, a.a5)
+    if filemap.is_shared(a.a3):
+        return filemap.shared_anon(t, a.a0, a.a1, a.a2, a.a3)
     return i64(mmap.mmap_anon(t.process.mm, a.a0, a.a1, a.a2, a.a3))
 
 

@@ -273,6 +273,8 @@ def sys_readlinkat(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 def sys_getcwd(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     p: Path = Path()
     namei.cwd(t, addr_of(p))
+    if p.d.inode == NULL:
+        return -ENOENT          # the working directory was removed
     n = namei.d_path(addr_of(p), t.scratch, PATH_MAX)
     if n < 0:
         return n
@@ -284,7 +286,7 @@ def sys_getcwd(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 
 
 def set_cwd(t: ptr[Task], p: ptr[Path]) -> i64:
-    if not is_dir(p.d.inode):
+    if not is_dir(namei.path_inode(p)):
         return -ENOTDIR
     pr = t.process
     pr.cwd_mnt = u64(p.mnt)

@@ -1,6 +1,7 @@
 """pyquark beside its peers (group "peers"): native, qemu-user, gVisor (runsc) and `qvisor run`.
 
-Every workload is a static binary built from bench/programs/ (gcc -static -O2) into a temp dir and
+Every per-op workload is a static binary built from bench/programs/ (gcc -static -O2) into a temp dir
+(the start-to-exit rows also run Debian's own dynamic python3, bash and ls from the host root) and
 run, in one process of the benchmark, on each side in turn, interleaved (A B C ..., then the
 reverse order, ...) after a warm-up round:
 
@@ -53,10 +54,12 @@ TIMEOUT_S = 120
 @dataclass(frozen=True)
 class Workload:
     name: str  # row label
-    program: str | None  # bench/programs/NAME.c, or None for the busybox loop
+    program: str | None  # bench/programs/NAME.c, or None: run `command` (programs of the host root)
     counts: dict[str, int] = field(default_factory=dict)  # loop count per side class
     unit: str = "ns"  # "ns": per-op figure printed by the program; "s": whole process timed outside
     bandwidth_bytes: int = 0  # >0: the per-op figure is the time to move this many bytes
+    command: tuple[str, ...] = ()  # argv when program is None (dynamic programs of the host)
+    emu: bool = True  # False: not run on emu (too slow for the rounds of a start-to-exit row)
 
 
 # Loop counts per side class ("pvm" covers every VM-backed platform; "emu" the emulator). They
@@ -91,7 +94,19 @@ WORKLOADS = [
     Workload("futex ping-pong between two threads (per round trip)", "futexpp",
              {"native": 20000, "qemu": 5000, "runsc": 1000, "pvm": 3000, "emu": 200}),
     Workload("hello world, process start to exit", "hello", unit="s"),
-    Workload("busybox sh: 200 x (echo x | busybox cat)", None, unit="s"),
+    Workload("clock_gettime(CLOCK_MONOTONIC) through libc (per call)", "clockgettime",
+             {"native": 200000, "qemu": 200000, "runsc": 50000, "pvm": 500, "emu": 2000}),
+    Workload("hello world, process start to exit", "hello", unit="s"),
+    Workload("busybox sh: 200 x (echo x | busybox cat)", None, unit="s",
+             command=(BUSYBOX, "sh", "-c", BUSYBOX_LOOP)),
+    Workload("python3 -c pass, start to exit", None, unit="s", command=("/usr/bin/python3", "-c", "pass"),
+             emu=False),
+    Workload("python3 -c 'import json, subprocess, sqlite3', start to exit", None, unit="s",
+             command=("/usr/bin/python3", "-c", "import json, subprocess, sqlite3"), emu=False),
+    Workload("bash -c: 100 x /bin/true, start to exit", None, unit="s",
+             command=("/bin/bash", "-c", "for i in $(seq 100); do /bin/true; done"), emu=False),
+    Workload("ls -la /usr/lib, start to exit", None, unit="s", command=("/bin/ls", "-la", "/usr/lib"),
+             emu=False),
 ]
 
 
@@ -208,7 +223,7 @@ class Cell:
 
 def _argv(w: Workload, side: Side, exes: dict[str, Path], small: Path, divisor: int) -> tuple[list[str], int | None]:
     if w.program is None:
-        return [*side.prefix, BUSYBOX, "sh", "-c", BUSYBOX_LOOP], None
+        return [*side.prefix, *w.command], None
     exe = str(exes[w.program])
     if w.unit == "s":
         return [*side.prefix, exe], None
@@ -258,6 +273,10 @@ def measure_all(cfg: Config, workloads: list[Workload] = WORKLOADS,
             if progress:
                 progress(w.name)
             cells = {s.name: Cell(na=s.missing) for s in all_sides}
+            if not w.emu:
+                for s in all_sides:
+                    if s.kind == "emu" and cells[s.name].na is None:
+                        cells[s.name].na = "not run on emu (too slow for this row's rounds)"
             for rnd in range(warmup + reps):
                 order = all_sides if rnd % 2 == 0 else all_sides[::-1]
                 for s in order:
@@ -335,14 +354,15 @@ def notes_for(all_sides: list[Side], table: dict[str, dict[str, Cell]], cfg: Con
         "round); figures are medians (min–max). `ratio` = pyquark's median / the peer's (lower is better; "
         "for pipe bandwidth, the inverse of the throughput ratio). The peer column also gives the peer's own "
         "ratio to native.",
-        "per-op figures are timed inside the program (CLOCK_MONOTONIC, the sandbox's own clock); hello world "
-        "and the busybox loop are timed outside, spawn to reap, and include each runtime's start-up "
-        "(for pyquark: the Python interpreter, imports, VM creation and the guest kernel's boot).",
+        "per-op figures are timed inside the program (CLOCK_MONOTONIC, the sandbox's own clock); the "
+        "start-to-exit rows (hello world, the busybox loop, python3, bash, ls: the last four Debian's own "
+        "dynamically linked programs from the host root) are timed outside, spawn to reap, and include "
+        "each runtime's start-up (for pyquark: the Python interpreter, imports, VM creation, the kernel's boot).",
         "sides: native; qemu-user = `qemu-x86_64 PROG`; gVisor = `runsc " + " ".join(RUNSC_FLAGS)
         + " do PROG` (ptrace platform, as root in this container; runsc's kvm platform hangs on this PVM host); "
         "pyquark = `python -m qvisor.cli run --platform P --clear-env -- PROG` (guest RAM: the default, 1 GiB).",
         "qemu-user has no binfmt_misc entry for x86-64 on an x86-64 host, so a program it execs (fork+exec, "
-        "the busybox loop's `cat`) runs natively: those qemu figures only emulate the parent.",
+        "the busybox loop's `cat`, the bash loop's `true`) runs natively: those qemu figures only emulate the parent.",
     ]
     counts = {}
     for w in WORKLOADS:
@@ -404,7 +424,7 @@ def ratios_to_native(all_sides: list[Side], table: dict[str, dict[str, Cell]]
 
 @benchmark("peers", "peers")
 def peers(cfg: Config) -> Result:
-    """Native, qemu-user, gVisor and pyquark per platform, on fourteen workloads."""
+    """Native, qemu-user, gVisor and pyquark per platform, on every workload of WORKLOADS."""
     def progress(name: str) -> None:
         print(f"  peers: {name}", file=sys.stderr, flush=True)
     all_sides, table = measure_all(cfg, progress=progress)

@@ -126,7 +126,7 @@ def register_all() -> None:
     register(n.SYS_exit_group, sys_wait.sys_exit_group, S, b"")
     register(n.SYS_wait4, sys_wait.sys_wait4, P, b"rusage zero")
     register(n.SYS_waitid, sys_wait.sys_waitid, P, b"rusage zero")
-    register(n.SYS_execve, sys_exec.sys_execve, P, b"static programs (dynamic ones: ELIBACC until ld.so runs)")
+    register(n.SYS_execve, sys_exec.sys_execve, P, b"static and dynamic programs (PT_INTERP), #! scripts")
     register(n.SYS_execveat, sys_exec.sys_execveat, P, b"no AT_EMPTY_PATH (fexecve) yet; static programs")
     register(n.SYS_fork, sys_clone.sys_fork, S, b"")
     register(n.SYS_vfork, sys_clone.sys_vfork, S, b"")

@@ -35,6 +35,10 @@ from qkernel.task.task import Task
 
 TEXT_PAGES: Final = 4
 TEXT_MAX: Final = TEXT_PAGES * 4096
+# Scratch offset of a link's text (p_readlink) and of the paths a file's text is put together
+# from (4 KiB each): after the walk's buffers, before lower's path buffer (61440); the task's
+# scratch ends at 65536 (SCRATCH_SIZE).
+OUT_BUF: Final = 49152
 
 # kinds (Inode.priv >> 40)
 K_ROOT: Final = 1
@@ -245,7 +249,7 @@ def p_lookup(t: ptr[Task], di: ptr[Inode], d: ptr[Dentry]) -> i64:
 
 def p_readlink(t: ptr[Task], i: ptr[Inode], buf: ptr[u8], size: u64) -> i64:
     o: Out = Out()
-    o.buf = t.scratch + 49152       # after the walk's buffers, before lower's path buffer
+    o.buf = t.scratch + OUT_BUF
     ln: fmt.Line = fmt.Line()
     kind = kind_of(i)
     p = find(t, pid_of(i))
@@ -310,7 +314,7 @@ def mounts_text(t: ptr[Task], o: ptr[Out]) -> None:
     from_root: namei.Path = namei.Path()
     m = node.mount_list
     ln: fmt.Line = fmt.Line()
-    path = t.scratch + 49152 + TEXT_MAX
+    path = t.scratch + OUT_BUF      # o.buf is the File's frames (t_open), not scratch
     while m != NULL:
         put(o, addr_of(m.source[0]), fmt.strlen(addr_of(m.source[0])))
         puts(o, b" ")

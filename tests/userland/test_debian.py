@@ -53,12 +53,8 @@ CASES = [
      'printf "a: a.c\\n\\tgcc -o a a.c\\n" > Makefile && make -s && ./a; echo $?'),
 ]
 EMU_CASES = {"ls-la", "bash-script", "python3-imports"}
-# Open bug (found by these cases): on pvm, with 64 KiB fault-around, a frame that
-# destroy_space frees at an exit or exec is still in use, and an upper file's page-cache table
-# that later gets it reads back user data ("/proc\0..."): a kernel panic in read(2). Not freeing
-# frames in destroy_space makes it go away; the owner is not found yet.
-FRAME_BUG = "open bug: a frame freed by destroy_space is still in use (pvm, fault-around): kernel panic"
-KNOWN = {("pvm", "coreutils"): FRAME_BUG, ("pvm", "tar-xz"): FRAME_BUG}
+# (platform, case) -> why it is expected to fail (an xfail); none today.
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _params():

@@ -20,10 +20,10 @@ from qkernel.linux import errno
 from qkernel.linux.errno import EACCES, ENOENT, ENOMEM
 from qkernel.linux.time import CLOCK_MONOTONIC
 from qkernel.loader import elf, stack
-from qkernel.mm import fault, vma
+from qkernel.mm import fault, vdso, vma
 from qkernel.mm.addr import va
 from qkernel.syscalls import entry, register, sys_exec, sys_time
-from qkernel.task import family, hostio, sched, task, timers
+from qkernel.task import clock, family, hostio, sched, task, timers
 from qkernel.task.process import Process
 
 EXIT_CANNOT_EXECUTE: Final = 126
@@ -90,6 +90,8 @@ def run_program(bp: ptr[BootParams]) -> None:
     path_len: u64 = 0
     while block[path_len] != 0:
         path_len += 1
+    vdso.init()
+    clock.init(bp.tsc_khz)
     task.init()
     p = task.new_process()
     t = task.new_task(p, p.pid) if p != NULL else cast(ptr[task.Task], NULL)
@@ -114,6 +116,7 @@ def run_program(bp: ptr[BootParams]) -> None:
     sched.timer_hook = timers.check_all
     fault.file_fill = filemap.fill
     fault.file_page = filemap.shared_page
+    fault.special_page = vdso.special_page
     vma.file_get = filemap.get
     vma.file_put = filemap.put
     w = sys_exec.new_work()

@@ -106,7 +106,7 @@ def run_kernel(kernel: Path = DEFAULT_KERNEL, *, platform: str = "auto", mem_siz
         vm.memory.write(BOOT_LAYOUT.BOOT_PARAMS_PHYS, pack_boot_params(
             mem_size=mem_size, platform=platform, flags=flags, log_level=log_level,
             image_end_phys=image_end, argc=argc, envc=envc, args_len=args_len, mode=mode,
-            caps=vm.boot_caps, fault_around=vm.fault_around,
+            caps=vm.boot_caps, fault_around=vm.fault_around, tsc_khz=getattr(vm, "tsc_khz", 0),
             stdio_closed=sum(1 << n for n, fd in enumerate((stdin, stdout, stderr)) if fd is None)))
         stopper = StopOnSignals(vm.interrupt) if stop_signals else None
         files = HostFiles(program.root if program else "/", program.mounts if program else (), stdin=stdin)

@@ -22,7 +22,7 @@ LAYERS = [
      "qkernel.mm.frames"],
     ["qkernel.mm.pagetable", "qkernel.mm.kalloc"],
     ["qkernel.mm.vma"],
-    ["qkernel.mm.fault", "qkernel.mm.mmap"],
+    ["qkernel.mm.fault", "qkernel.mm.mmap", "qkernel.mm.vdso"],
     ["qkernel.mm.uaccess", "qkernel.loader.stack"],
     ["qkernel.arch.trap"],
     ["qkernel.task", "qkernel.task.*"],

@@ -155,6 +155,10 @@ def compile_objects(sources: Sources, cache_dir: Path | None, *, boot_dir: Path 
         boot = boot_module_ir(boot_dir)
         if boot is not None:
             irs["boot"] = boot
+        vdso_src = boot_dir.parent / "vdso" / "vdso.S"
+        if vdso_src.is_file():
+            from .vdso import build_image, module_ir
+            irs["vdso"] = module_ir(build_image(vdso_src))
     t2 = time.perf_counter()
     out = [compile_ir(name, text, cache_dir, opt) for name, text in irs.items()]
     t3 = time.perf_counter()
@@ -173,7 +177,8 @@ def link_objects(objs: list[CompiledModule], *, base: int = KERNEL_BASE, entry: 
 def source_digest(sources: Sources, boot_dir: Path, extra: str = "") -> str:
     """SHA-256 over the compiler, every kernel source, the runtime and boot/*.S."""
     h = hashlib.sha256(compiler_hash().encode() + extra.encode())
-    paths: set[Path] = set(RUNTIME_DIR.glob("*.py")) | set(boot_dir.glob("*.S"))
+    paths: set[Path] = (set(RUNTIME_DIR.glob("*.py")) | set(boot_dir.glob("*.S"))
+                        | set((boot_dir.parent / "vdso").glob("*.S")))
     for base in sources.search_paths:
         paths.update(base.glob(f"{KERNEL_PACKAGE}/**/*.py"))
     paths.update(sources.files.values())

@@ -33,7 +33,7 @@ from qkernel.linux.fcntl import O_APPEND
 from qkernel.linux.stat import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Stat
 from qkernel.linux.uio import DIRENT64_NAME, Dirent64
 from qkernel.mm.uaccess import copy_to_user, range_ok
-from qkernel.task import sched
+from qkernel.task import clock, sched
 from qkernel.task.task import Task
 
 DOT_ENTRIES: Final = 2
@@ -53,7 +53,7 @@ def now() -> i64:
     global clock_tick, clock_ns
     if sched.ticks != clock_tick:
         clock_tick = sched.ticks
-        clock_ns = qcall.clock_ns(0)
+        clock_ns = i64(clock.real_ns())
     return clock_ns
 
 

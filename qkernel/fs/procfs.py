@@ -18,7 +18,6 @@ their text (a path walk), not as Linux's magic links to the open file itself.
 
 from __future__ import annotations
 
-from qkernel import qcall
 from qkernel.dialect import NULL, Final, addr_of, cast, i64, kfmt, memcpy, ptr, struct, u8, u16, u64
 from qkernel.fs import anon, fdtable, namei, node
 from qkernel.fs.node import (D_LOOKED, D_PINNED, D_VOLATILE, Dentry, File, FileOps, Inode, InodeOps,
@@ -30,6 +29,7 @@ from qkernel.linux.uio import DIRENT64_NAME, Dirent64
 from qkernel.mm import frames
 from qkernel.mm.addr import va
 from qkernel.mm.uaccess import copy_from_user, copy_to_user, range_ok
+from qkernel.task import clock
 from qkernel.task.process import Process
 from qkernel.task.task import Task
 
@@ -352,7 +352,7 @@ def text(t: ptr[Task], i: ptr[Inode], o: ptr[Out]) -> i64:
         top = t.process
         while top.parent != NULL:
             top = top.parent
-        ns = u64(qcall.clock_ns(1)) - top.start_ns
+        ns = clock.mono_ns() - top.start_ns
         kfmt(addr_of(ln), b"%u.%u%u 0.00\n", ns // 1000000000, ns // 100000000 % 10, ns // 10000000 % 10)
         putline(o, addr_of(ln))
         return 0

@@ -11,7 +11,6 @@ sandbox's clock is never set).
 
 from __future__ import annotations
 
-from qkernel import qcall
 from qkernel.dialect import NULL, Final, addr_of, cast, i64, ptr, sizeof, struct, u8, u64
 from qkernel.fs import anon, poll
 from qkernel.fs.node import File, FileOps, Inode
@@ -24,6 +23,7 @@ from qkernel.linux.uio import POLLIN, POLLRDNORM
 from qkernel.mm import kalloc
 from qkernel.mm.uaccess import copy_to_user, range_ok
 from qkernel.task import hostio, sched, signals
+from qkernel.task.clock import mono_ns, real_ns
 from qkernel.task.task import Task
 
 STEP_NS: Final = 10_000_000    # a blocking read looks again at least this often (signals, settime)
@@ -53,8 +53,8 @@ def valid_clock(clock: u64) -> bool:
 
 def clock_now(clock: u64) -> u64:
     if clock == CLOCK_REALTIME or clock == CLOCK_REALTIME_ALARM:
-        return u64(qcall.clock_ns(0))
-    return u64(qcall.clock_ns(1))
+        return real_ns()
+    return mono_ns()
 
 
 def of(f: ptr[File]) -> ptr[TimerFd]:

@@ -19,10 +19,10 @@ Layout, from the top (user_end) down, as fs/exec.c + fs/binfmt_elf.c create_elf_
                        NULL, argv pointers (argc)
     rsp (16-aligned)   argc
 
-The auxv is Linux's order on x86-64 without a vDSO: [AT_MINSIGSTKSZ], AT_HWCAP, AT_PAGESZ,
+The auxv is Linux's order on x86-64: [AT_SYSINFO_EHDR], [AT_MINSIGSTKSZ], AT_HWCAP, AT_PAGESZ,
 AT_CLKTCK, AT_PHDR, AT_PHENT, AT_PHNUM, AT_BASE, AT_FLAGS, AT_ENTRY, AT_UID, AT_EUID, AT_GID,
-AT_EGID, AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_PLATFORM, AT_NULL. (No
-AT_SYSINFO_EHDR: no vDSO yet; no AT_RSEQ_*; no stack randomisation below the strings.)
+AT_EGID, AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_PLATFORM, AT_NULL (AT_SYSINFO_EHDR, the
+vDSO, omitted when 0). (No AT_RSEQ_*; no stack randomisation below the strings.)
 
 Memory contract: `buf` is kernel-writable memory of buf_len bytes that backs the user range
 [user_end - buf_len, user_end); every pointer written is a user address in that range. Both
@@ -65,8 +65,9 @@ AT_SECURE: Final = 23
 AT_RANDOM: Final = 25
 AT_HWCAP2: Final = 26
 AT_EXECFN: Final = 31
+AT_SYSINFO_EHDR: Final = 33
 AT_MINSIGSTKSZ: Final = 51
-AUXV_MAX: Final = 20                # pairs written (AT_MINSIGSTKSZ and AT_NULL included)
+AUXV_MAX: Final = 21                # pairs written (AT_SYSINFO_EHDR, AT_MINSIGSTKSZ and AT_NULL included)
 
 
 @struct
@@ -86,6 +87,7 @@ class StackParams:
     hwcap: u64           # AT_HWCAP (CPUID.1:EDX on x86)
     hwcap2: u64          # AT_HWCAP2
     minsigstksz: u64     # AT_MINSIGSTKSZ, omitted when 0
+    sysinfo_ehdr: u64    # AT_SYSINFO_EHDR: the vDSO's user address, omitted when 0
     uid: u64
     euid: u64
     gid: u64
@@ -193,7 +195,7 @@ def build(buf: ptr[u8], buf_len: u64, user_end: u64, p: ptr[StackParams]) -> i64
     off_strings = off_execfn + region_len + empty_argv0
     off_platform = up16(off_strings) + PLATFORM_LEN
     off_random = off_platform + RANDOM_BYTES
-    nauxv: u64 = AUXV_MAX if p.minsigstksz != 0 else AUXV_MAX - 1
+    nauxv: u64 = AUXV_MAX - u64(p.minsigstksz == 0) - u64(p.sysinfo_ehdr == 0)
     words = 1 + (argc + 1) + (p.envc + 1) + 2 * nauxv
     off_sp = up16(off_random + words * 8)
     if off_sp > buf_len:
@@ -242,6 +244,8 @@ def build(buf: ptr[u8], buf_len: u64, user_end: u64, p: ptr[StackParams]) -> i64
     random = user_end - off_random
     a = cast(ptr[u64], vec + (argc + 2 + p.envc + 1))
     n: u64 = 0
+    if p.sysinfo_ehdr != 0:
+        n = put_aux(a, n, AT_SYSINFO_EHDR, p.sysinfo_ehdr)
     if p.minsigstksz != 0:
         n = put_aux(a, n, AT_MINSIGSTKSZ, p.minsigstksz)
     n = put_aux(a, n, AT_HWCAP, p.hwcap)

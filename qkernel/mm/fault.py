@@ -14,7 +14,7 @@ from qkernel.mm import frames, pagetable
 from qkernel.mm.addr import va
 from qkernel.mm.pagetable import PAGE_MASK
 from qkernel.mm.vma import (AddressSpace, Vma, MMAP_MIN_ADDR, NO_COVER, PROT_RWX, STACK_GUARD_GAP,
-                            TASK_SIZE, VM_GROWSDOWN, VM_PAGES, covering_end, lower_index, merge_span,
+                            TASK_SIZE, VM_GROWSDOWN, VM_PAGES, VM_SPECIAL, covering_end, lower_index, merge_span,
                             page_up, pte_flags, vma_at)
 
 # Bytes handle_fault maps per fault (a power of two >= PAGE_SIZE). On kvm_pvm a fault costs
@@ -27,11 +27,21 @@ file_fill: fn[[u64, u64, u64], i64] = NULL
 # The page-cache frame of a VM_PAGES VMA's page: (file, file offset) -> physical address (the
 # page made now if it was a hole) or -errno (past the end of the file). Set with file_fill.
 file_page: fn[[u64, u64], i64] = NULL
+# The frame of a VM_SPECIAL VMA's page: (byte offset in the kernel's pages) -> physical address,
+# or -1 (qkernel/mm/vdso.py's special_page; set by exec).
+special_page: fn[[u64], i64] = NULL
 
 
 def fill_page(mm: ptr[AddressSpace], v: ptr[Vma], page: u64, flags: u64) -> i64:
     """The file page behind `page` of file-backed v, mapped now: a private copy, or in a
-    VM_PAGES VMA the page-cache frame itself."""
+    VM_PAGES VMA the page-cache frame itself, in a VM_SPECIAL one the kernel's page."""
+    if v.flags & VM_SPECIAL != 0:
+        if special_page == NULL:
+            return -EFAULT
+        sp = special_page(v.offset + (page - v.start))
+        if sp < 0:
+            return -EFAULT
+        return pagetable.map_page(mm.pml4, page, u64(sp), flags | pagetable.PTE_SHARED)
     if v.flags & VM_PAGES != 0:
         if file_page == NULL:
             return -EFAULT
@@ -88,7 +98,7 @@ def populate(mm: ptr[AddressSpace], start: u64, end: u64) -> i64:
             s = v.start if v.start > start else start
             e = v.end if v.end < end else end
             r: i64 = 0
-            if v.file != 0:
+            if v.file != 0 or v.flags & VM_SPECIAL != 0:
                 r = fill_range(mm, v, s, e, pte_flags(u64(v.prot)))
             else:
                 r = pagetable.populate_range(mm.pml4, s, e, pte_flags(u64(v.prot)))
@@ -144,7 +154,7 @@ def handle_fault(mm: ptr[AddressSpace], addr: u64, is_write: bool, is_exec: bool
         return 0
     lo = page
     hi = page + PAGE_SIZE
-    if fault_around > PAGE_SIZE and v.flags & VM_PAGES == 0:
+    if fault_around > PAGE_SIZE and v.flags & (VM_PAGES | VM_SPECIAL) == 0:
         # map the aligned block around the page too, inside this VMA (not for shared file
         # pages: the block may reach past the end of the file)
         lo = page & ~(fault_around - 1)
@@ -153,7 +163,7 @@ def handle_fault(mm: ptr[AddressSpace], addr: u64, is_write: bool, is_exec: bool
             lo = v.start
         if hi > v.end:
             hi = v.end
-    if v.file != 0:
+    if v.file != 0 or v.flags & VM_SPECIAL != 0:
         return fill_range(mm, v, lo, hi, flags)
     r = pagetable.populate_range(mm.pml4, lo, hi, flags)
     if r < 0:

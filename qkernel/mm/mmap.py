@@ -23,7 +23,7 @@ from qkernel.mm.pagetable import PAGE_MASK
 from qkernel.mm.fault import populate
 from qkernel.mm.vma import (AddressSpace, Vma, DEFAULT_MMAP_BASE, MAP_KNOWN, MAX_VMAS, MMAP_MIN_ADDR,
                             NO_COVER, PROT_RWX, PROT_VALID, TASK_SIZE, VM_ANON, VM_GROWSDOWN,
-                            VM_HEAP, VM_MAYWRITE, VM_PAGES, VM_PRIVATE, VM_SHARED, VM_STACK,
+                            VM_HEAP, VM_MAYWRITE, VM_PAGES, VM_PRIVATE, VM_SHARED, VM_SPECIAL, VM_STACK,
                             carve, copy_files,
                             covering_end, find, hold_file,
                             gap_top, get_area, init, insert_vma, intersects, is_err, lower_index,
@@ -246,6 +246,8 @@ def mprotect(mm: ptr[AddressSpace], start: u64, length: u64, prot: u64) -> i64:
             vf = u64(mm.vmas[k].flags)
             if mm.vmas[k].file != 0 and vf & VM_SHARED != 0 and vf & VM_MAYWRITE == 0:
                 return -EACCES
+            if vf & VM_SPECIAL != 0:
+                return -EACCES     # the vDSO's pages are every process's: never writable
     split_lo = mm.vmas[i].start < start and mm.vmas[i].prot != newprot
     split_hi = mm.vmas[last].end > end and mm.vmas[last].prot != newprot
     if mm.count + u64(split_lo) + u64(split_hi) > MAX_VMAS:

@@ -73,6 +73,8 @@ VM_HEAP: Final = 0x20        # the brk area
 VM_PAGES: Final = 0x40       # file-backed, shared: maps the file's own page-cache frames
                              # (fault.file_page; PTE_SHARED leaves), not copies
 VM_MAYWRITE: Final = 0x80    # VM_PAGES opened for writing: mprotect may add PROT_WRITE
+VM_SPECIAL: Final = 0x100    # kernel pages ([vvar], [vdso]: qkernel/mm/vdso.py), offset = byte offset in
+                             # them; borrowed leaves (PTE_SHARED), never writable
 
 
 @struct
@@ -173,7 +175,7 @@ def clip_front(v: ptr[Vma], new_start: u64) -> None:
 def mergeable(a: ptr[Vma], b: ptr[Vma]) -> bool:
     """Can a and the VMA right after it, b, become one?"""
     return (a.end == b.start and a.prot == b.prot and a.flags == b.flags and a.file == b.file
-            and (a.file == 0 or a.offset + (a.end - a.start) == b.offset))
+            and ((a.file == 0 and a.flags & VM_SPECIAL == 0) or a.offset + (a.end - a.start) == b.offset))
 
 
 def merge_span(mm: ptr[AddressSpace], lo: u64, hi: u64) -> None:

@@ -31,7 +31,7 @@ from qkernel.linux.fcntl import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_
 from qkernel.linux.mman import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE
 from qkernel.linux.stat import S_IFMT, S_IFREG
 from qkernel.loader import elf, stack
-from qkernel.mm import fault, frames, mmap, pagetable, vma
+from qkernel.mm import fault, frames, mmap, pagetable, vdso, vma
 from qkernel.mm.addr import va
 from qkernel.mm.uaccess import copy_from_user, copy_to_user, strncpy_from_user
 from qkernel.syscalls.sys_wait import drop_mm, exit_process, kill_others, release_vfork
@@ -414,6 +414,7 @@ def build_image(t: ptr[Task], w: ptr[ExecWork], f: ptr[File], b: ptr[ArgBlock],
     r = mmap.map_stack(space, STACK_TOP - STACK_RESERVE, STACK_RESERVE, STACK_EAGER)
     if r < 0:
         return r
+    w.params.sysinfo_ehdr = vdso.map_into(space)     # 0: no vDSO (libc makes system calls)
     qcall.random_bytes(addr_of(w.random[0]), 16)
     prm = addr_of(w.params)
     prm.args = b.buf

@@ -1,33 +1,34 @@
 """Clocks and sleeping: clock_gettime, gettimeofday, time, clock_getres, nanosleep,
 clock_nanosleep, getrusage.
 
-Every reading is a qcall to the host's clock (a VM exit; a vDSO-style shared page is the planned
-fast path). Sleeping is a host timer on the asynchronous qcall ring: the task parks, the vCPU
+Readings come from the kernel's TSC clock (qkernel/task/clock.py: the same formula as the vDSO's,
+kept on the host's clocks), so a process that calls these and one that reads the vDSO see the
+same time. Sleeping is a host timer on the asynchronous qcall ring: the task parks, the vCPU
 runs others (qkernel/task/hostio.py).
 """
 
 from __future__ import annotations
 
-from qkernel import qcall
 from qkernel.dialect import addr_of, cast, i64, ptr, sizeof, u8, u64
 from qkernel.linux.errno import EFAULT, EINTR, EINVAL
 from qkernel.linux.resource import RUSAGE_CHILDREN, RUSAGE_SELF, RUSAGE_THREAD, Rusage
-from qkernel.linux.time import (CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME,
+from qkernel.linux.time import (CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI,
                                 CLOCK_REALTIME_COARSE, NSEC_PER_SEC, NSEC_PER_USEC, TIMER_ABSTIME,
                                 ITIMER_PROF, ITIMER_REAL, Itimerval, Timespec, Timeval, Timezone)
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
 from qkernel.syscalls import sys_signal
 from qkernel.syscalls.table import SyscallArgs
 from qkernel.task import hostio, signals, timers
+from qkernel.task.clock import mono_ns, real_ns
 from qkernel.task.task import Task
 
 
 def now_ns(clock: u64) -> i64:
     """Nanoseconds on `clock`, or -EINVAL for clocks Linux does not have."""
-    if clock == CLOCK_REALTIME or clock == CLOCK_REALTIME_COARSE:
-        return qcall.clock_ns(0)
+    if clock == CLOCK_REALTIME or clock == CLOCK_REALTIME_COARSE or clock == CLOCK_TAI:
+        return i64(real_ns())        # TAI: realtime plus the kernel's TAI offset, 0 until set (Linux's default)
     if clock <= CLOCK_BOOTTIME:  # monotonic family; CPU-time clocks approximate with it
-        return qcall.clock_ns(1)
+        return i64(mono_ns())
     return -EINVAL
 
 
@@ -65,7 +66,7 @@ def sys_time(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 
 def sys_clock_getres(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     """1 ns for every clock Linux has (high-resolution timers)."""
-    if a.a0 > CLOCK_BOOTTIME:
+    if a.a0 > CLOCK_BOOTTIME and a.a0 != CLOCK_TAI:
         return -EINVAL
     if a.a1 == 0:
         return 0

@@ -10,10 +10,9 @@ most) but never early.
 
 from __future__ import annotations
 
-from qkernel import qcall
 from qkernel.dialect import NULL, Final, ptr, u64
 from qkernel.linux.signal import SI_KERNEL, SIGALRM
-from qkernel.task import family, signals
+from qkernel.task import clock, family, signals
 from qkernel.task.process import PROC_ZOMBIE, Process
 from qkernel.task.task import Task
 
@@ -21,7 +20,7 @@ STEP_NS: Final = 10_000_000    # the longest nap of a sleeping call with a timer
 
 
 def now() -> u64:
-    return u64(qcall.clock_ns(1))
+    return clock.mono_ns()
 
 
 def fire(p: ptr[Process], at: u64) -> None:

@@ -281,6 +281,10 @@ class Vcpu(_Fd):
         """Install a kvm_cpuid2 (e.g. Kvm.supported_cpuid(), possibly edited)."""
         _ioctl(self.fd, K.KVM_SET_CPUID2, cpuid, "KVM_SET_CPUID2")
 
+    def tsc_khz(self) -> int:
+        """The vCPU's TSC frequency in kHz (KVM_GET_TSC_KHZ)."""
+        return _ioctl(self.fd, K.KVM_GET_TSC_KHZ, 0, "KVM_GET_TSC_KHZ")
+
     def get_xcrs(self) -> dict[int, int]:
         """Extended control registers, {0: XCR0, ...}."""
         x = S.kvm_xcrs()

@@ -25,7 +25,7 @@ import time
 from ..kvm import structs as S
 from ..kvm.exits import (Exit, FailEntry, Hlt, InternalError, Interrupted, IoIn, IoOut, Mmio,
                          Shutdown)
-from ..kvm.vm import Kvm, cpuid_find
+from ..kvm.vm import Kvm, KvmError, cpuid_find
 from ..memory import DEFAULT_SIZE, GuestMemory
 from ..pagetables import BootLayout, BootState, CpuFeatures, Segment, build_boot_state
 from . import Handlers, Regs, RunTimeout, runloop
@@ -69,6 +69,10 @@ class KvmPlatform:
             cpuid = self.kvm.supported_cpuid()
             self.vcpu.set_cpuid2(cpuid)
             self.features = features_from_cpuid(cpuid)
+            try:
+                self.tsc_khz = self.vcpu.tsc_khz()   # BootParams.tsc_khz: the guest's TSC clock
+            except KvmError:
+                self.tsc_khz = 0                      # unknown: the guest asks the host for the time
         except BaseException:
             self.close()
             raise

@@ -19,11 +19,11 @@ MASK64 = (1 << 64) - 1
 SP, LI, SEG, MF = layout(S.StackParams), layout(E.LoadInfo), layout(E.Segment), layout(E.MemFile)
 USER_END = 0x7FFF_FFFF_F000
 RANDOM = bytes(range(0xA0, 0xB0))
-AUX_ORDER = [S.AT_MINSIGSTKSZ, S.AT_HWCAP, S.AT_PAGESZ, S.AT_CLKTCK, S.AT_PHDR, S.AT_PHENT, S.AT_PHNUM,
-             S.AT_BASE, S.AT_FLAGS, S.AT_ENTRY, S.AT_UID, S.AT_EUID, S.AT_GID, S.AT_EGID, S.AT_SECURE,
+AUX_ORDER = [S.AT_SYSINFO_EHDR, S.AT_MINSIGSTKSZ, S.AT_HWCAP, S.AT_PAGESZ, S.AT_CLKTCK, S.AT_PHDR, S.AT_PHENT,
+             S.AT_PHNUM, S.AT_BASE, S.AT_FLAGS, S.AT_ENTRY, S.AT_UID, S.AT_EUID, S.AT_GID, S.AT_EGID, S.AT_SECURE,
              S.AT_RANDOM, S.AT_HWCAP2, S.AT_EXECFN, S.AT_PLATFORM]
 INPUTS = dict(phdr=0x40_0040, phent=56, phnum=10, entry=0x40_1520, base=0, hwcap=0x178BFBFF, hwcap2=2,
-              minsigstksz=2048, uid=1000, euid=1001, gid=100, egid=101, secure=0)
+              minsigstksz=2048, sysinfo_ehdr=0x7FFF_F7FC_1000, uid=1000, euid=1001, gid=100, egid=101, secure=0)
 
 # The musl-gcc wrapper's specs ignore -static-pie (the result would be a dynamic PIE asking for
 # /lib/ld-musl-x86_64.so.1): link rcrt1.o and the static-PIE options by hand.
@@ -147,7 +147,8 @@ def check_stack(st: Stacks, rc: int, mem: bytes, exe: bytes, argv: list[bytes], 
     shown_argv = argv or [b""]
     assert got["argc"] == len(shown_argv) and got["argv"] == shown_argv and got["envp"] == envp
     aux = got["aux"]
-    want_order = AUX_ORDER if inputs["minsigstksz"] else AUX_ORDER[1:]
+    want_order = [t for t in AUX_ORDER if not (t == S.AT_MINSIGSTKSZ and not inputs["minsigstksz"])
+                  and not (t == S.AT_SYSINFO_EHDR and not inputs["sysinfo_ehdr"])]
     assert [t for t, _ in got["auxv"]] == want_order
     for k, t in (("phdr", S.AT_PHDR), ("phent", S.AT_PHENT), ("phnum", S.AT_PHNUM), ("entry", S.AT_ENTRY),
                  ("base", S.AT_BASE), ("hwcap", S.AT_HWCAP), ("hwcap2", S.AT_HWCAP2), ("uid", S.AT_UID),
@@ -155,6 +156,8 @@ def check_stack(st: Stacks, rc: int, mem: bytes, exe: bytes, argv: list[bytes], 
         assert aux[t] == inputs[k], k
     if inputs["minsigstksz"]:
         assert aux[S.AT_MINSIGSTKSZ] == inputs["minsigstksz"]
+    if inputs["sysinfo_ehdr"]:
+        assert aux[S.AT_SYSINFO_EHDR] == inputs["sysinfo_ehdr"]
     assert (aux[S.AT_PAGESZ], aux[S.AT_CLKTCK], aux[S.AT_FLAGS]) == (4096, 100, 0)
     assert us.bytes(aux[S.AT_RANDOM], 16) == RANDOM
     assert us.cstr(aux[S.AT_EXECFN]) == exe
@@ -207,8 +210,10 @@ def test_every_string_alignment(stacks):
 
 def test_no_env_no_minsigstksz_other_user_end(stacks):
     end = 0x1234_5670
-    rc, mem = stacks.build(b"/a", [b"a"], [], user_end=end, minsigstksz=0, fill=0x55)
-    check_stack(stacks, rc, mem, b"/a", [b"a"], [], user_end=end, fill=0x55, inputs=dict(minsigstksz=0))
+    rc, mem = stacks.build(b"/a", [b"a"], [], user_end=end, minsigstksz=0, sysinfo_ehdr=0,
+                           fill=0x55)
+    check_stack(stacks, rc, mem, b"/a", [b"a"], [], user_end=end, fill=0x55,
+                inputs=dict(minsigstksz=0, sysinfo_ehdr=0))
 
 
 def test_argc_zero_gets_an_empty_argv0(stacks):
@@ -353,7 +358,7 @@ def kernel_load(machine, st: Stacks, data: bytes, argv: list[bytes], envp: list[
     # uid == euid and gid == egid: otherwise musl treats the program as set-id (AT_SECURE-like) and
     # polls fds 0-2 first, which this harness does not emulate.
     for n, v in dict(INPUTS, args=args, args_len=len(blk), argc=len(argv), envc=len(envp), random=st.random,
-                     uid=0, euid=0, gid=0, egid=0).items():
+                     uid=0, euid=0, gid=0, egid=0, sysinfo_ehdr=0).items():   # no vDSO mapped here
         st.set(n, v)
     m.call("qkernel.loader.stack.fill_from_load_info", st.params, info)
     assert (st.get("phdr"), st.get("entry")) == (f["phdr_vaddr"] + f["load_bias"], f["entry"] + f["load_bias"])

@@ -82,6 +82,7 @@ class EmuPlatform(CpuDelivery, MsrSites):
             uc.mem_map_ptr(0, mem_size, UC_PROT_ALL, self.memory.host_address)
             self._ram = self.memory.view(0, mem_size)     # for the platform's own accesses
             self.features = features_from_cpuid()
+            self.tsc_khz = C.tsc_khz()             # BootParams.tsc_khz (the guest's TSC clock)
             self._cpuid1 = C.native_cpuid(1)
             self.cpu = C.CpuContext(uc)            # probes the context layout (once a process)
             self._pristine = uc.context_save()

@@ -5,20 +5,23 @@ never seen: qvisor refuses it).
   /proc/PID/exe, cwd, root   symlinks (the executable, the working directory, "/")
   /proc/PID/cmdline, environ the process's argv and envp strings, read from its memory
   /proc/PID/comm, stat, status, mounts
+  /proc/PID/maps        its VMAs, one line each, in Linux's format (fs/proc/task_mmu.c)
   /proc/PID/fd/N        -> what descriptor N is open on (a path; pipe:[ino]; the console)
   /proc/meminfo, uptime, version
 
 Names here change as processes and descriptors come and go, so their dentries are looked up
 again at every walk (D_VOLATILE); an inode's Inode.priv says what it is (kind << 40 | pid) and
 priv2 the descriptor of an fd link. A file's text is made when it is opened, into frames the
-File holds (File.priv: their physical address, File.priv2: the length; at most TEXT_MAX bytes),
-so a reader sees one consistent snapshot. Partial: one process today; the fd links are read as
-their text (a path walk), not as Linux's magic links to the open file itself.
+File holds (File.priv: their physical address with the number of frames in its low bits,
+File.priv2: the length; at most TEXT_MAX bytes, maps up to MAPS_PAGES_MAX pages: as many as its
+text needs, cut at a line when they cannot be had), so a reader sees one consistent snapshot.
+Partial: one process today; the fd links are read as their text (a path walk), not as Linux's
+magic links to the open file itself; no /proc/PID/task/ directories (nor their maps) yet.
 """
 
 from __future__ import annotations
 
-from qkernel.dialect import NULL, Final, addr_of, cast, i64, kfmt, memcpy, ptr, struct, u8, u16, u64
+from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, kfmt, memcpy, ptr, struct, u8, u16, u64
 from qkernel.fs import anon, fdtable, namei, node
 from qkernel.fs.node import (D_LOOKED, D_PINNED, D_VOLATILE, Dentry, File, FileOps, Inode, InodeOps,
                              Mount, iput, new_inode)
@@ -28,6 +31,8 @@ from qkernel.linux.stat import S_IFDIR, S_IFLNK, S_IFREG
 from qkernel.linux.uio import DIRENT64_NAME, Dirent64
 from qkernel.mm import frames
 from qkernel.mm.addr import va
+from qkernel.mm.vma import VM_HEAP, VM_SHARED, VM_SPECIAL, VM_STACK, VM_GROWSDOWN, AddressSpace, Vma, vma_at
+from qkernel.linux.mman import PROT_READ, PROT_WRITE, PROT_EXEC
 from qkernel.mm.uaccess import copy_from_user, copy_to_user, range_ok
 from qkernel.task import clock
 from qkernel.task.process import Process
@@ -35,6 +40,9 @@ from qkernel.task.task import Task
 
 TEXT_PAGES: Final = 4
 TEXT_MAX: Final = TEXT_PAGES * 4096
+MAPS_PAGES_MAX: Final = 32      # /proc/PID/maps: up to 128 KiB (256 bytes a line at MAX_VMAS)
+PAGES_BITS: Final = 0xFFF       # File.priv's low bits: how many frames the text has
+MAPS_NAME_COL: Final = 73       # where a maps line's name starts (seq_setwidth 25 + 6 * 8 - 1, a space)
 # Scratch offset of a link's text (p_readlink) and of the paths a file's text is put together
 # from (4 KiB each): after the walk's buffers, before lower's path buffer (61440); the task's
 # scratch ends at 65536 (SCRATCH_SIZE).
@@ -58,24 +66,36 @@ K_STAT: Final = 17
 K_STATUS: Final = 18
 K_MOUNTS: Final = 19
 K_FDDIR: Final = 20
-K_FD: Final = 21
+K_MAPS: Final = 21
+K_FD: Final = 22
 
 ROOT_NAMES: Final = 5           # entries of root_list()
 
 
 @struct
 class Out:
-    """A text being made: TEXT_MAX bytes at buf (what does not fit is cut)."""
+    """A text being made: cap bytes at buf (what does not fit is cut, and cut set). With buf
+    NULL only its length is counted (up to cap)."""
     buf: ptr[u8]
     len: u64
+    cap: u64
+    cut: u64
 
 
 def put(o: ptr[Out], s: ptr[u8], n: u64) -> None:
     k: u64 = 0
-    while k < n and o.len < TEXT_MAX:
-        o.buf[o.len] = s[k]
+    while k < n and o.len < o.cap:
+        if o.buf != NULL:
+            o.buf[o.len] = s[k]
         o.len += 1
         k += 1
+    if k < n:
+        o.cut = 1
+
+
+def putc(o: ptr[Out], c: u64) -> None:
+    ch: u8 = u8(c)
+    put(o, addr_of(ch), 1)
 
 
 def puts(o: ptr[Out], s: ptr[u8]) -> None:
@@ -173,7 +193,7 @@ def root_list() -> ptr[u8]:
 
 def pid_list() -> ptr[u8]:
     """A process directory's names, in K_EXE.. order."""
-    return b"exe\0cwd\0root\0cmdline\0environ\0comm\0stat\0status\0mounts\0fd\0"
+    return b"exe\0cwd\0root\0cmdline\0environ\0comm\0stat\0status\0mounts\0fd\0maps\0"
 
 
 def kind_in_root(name: ptr[u8], n: u64) -> u64:
@@ -250,6 +270,7 @@ def p_lookup(t: ptr[Task], di: ptr[Inode], d: ptr[Dentry]) -> i64:
 def p_readlink(t: ptr[Task], i: ptr[Inode], buf: ptr[u8], size: u64) -> i64:
     o: Out = Out()
     o.buf = t.scratch + OUT_BUF
+    o.cap = 4096
     ln: fmt.Line = fmt.Line()
     kind = kind_of(i)
     p = find(t, pid_of(i))
@@ -304,8 +325,8 @@ def user_strings(t: ptr[Task], p: ptr[Process], start: u64, end: u64, o: ptr[Out
     if p != t.process or end <= start:
         return
     n = end - start
-    if n > TEXT_MAX:
-        n = TEXT_MAX
+    if n > o.cap:
+        n = o.cap
     if copy_from_user(o.buf, start, n) == 0:
         o.len = n
 
@@ -330,6 +351,132 @@ def mounts_text(t: ptr[Task], o: ptr[Out]) -> None:
         putline(o, addr_of(ln))
         m = m.next
 
+
+# ---- /proc/PID/maps -------------------------------------------------------------------------
+
+def put_hex(o: ptr[Out], v: u64, width: u64) -> None:
+    """v in lowercase hex, zero-padded to at least `width` digits (seq_put_hex_ll)."""
+    digits: array[u8, 16] = array[u8, 16]()
+    n: u64 = 0
+    while n == 0 or v != 0:
+        d = v & 15
+        digits[n] = u8(d + 48 if d < 10 else d + 87)
+        n += 1
+        v = v >> 4
+    while n < width:
+        putc(o, 48)
+        width -= 1
+    while n > 0:
+        n -= 1
+        putc(o, u64(digits[n]))
+
+
+def put_dec(o: ptr[Out], v: u64) -> None:
+    ln: fmt.Line = fmt.Line()
+    fmt.put_dec(addr_of(ln), v)
+    putline(o, addr_of(ln))
+
+
+def put_path(o: ptr[Out], s: ptr[u8], n: u64) -> None:
+    """A path as seq_path(m, path, "\\n") writes it: a newline in it as \\012."""
+    for k in range(n):
+        if s[k] == 10:
+            puts(o, b"\\012")
+        else:
+            putc(o, u64(s[k]))
+
+
+def major_of(dev: u64) -> u64:
+    """The major number of a stat st_dev (glibc's gnu_dev_major)."""
+    return ((dev >> 8) & 0xFFF) | ((dev >> 32) & 0xFFFFF000)
+
+
+def minor_of(dev: u64) -> u64:
+    return (dev & 0xFF) | ((dev >> 12) & 0xFFFFFF00)
+
+
+def is_main_stack(p: ptr[Process], v: ptr[Vma]) -> bool:
+    """The VMA of the process's initial stack (Linux's vma_is_initial_stack: the one holding
+    start_stack; here its argv strings, which exec put there). MAP_STACK alone is not it:
+    thread stacks are mapped so too."""
+    if p.arg_start != 0:
+        return v.start <= p.arg_start and p.arg_start < v.end
+    return v.flags & (VM_STACK | VM_GROWSDOWN) == VM_STACK | VM_GROWSDOWN
+
+
+def maps_line(t: ptr[Task], p: ptr[Process], v: ptr[Vma], o: ptr[Out]) -> None:
+    """One line of show_map_vma: "start-end perms offset major:minor inode " then, for a named
+    mapping, spaces to column MAPS_NAME_COL and the name."""
+    line_start = o.len
+    put_hex(o, v.start, 8)
+    putc(o, 45)
+    put_hex(o, v.end, 8)
+    putc(o, 32)
+    putc(o, 114 if v.prot & PROT_READ != 0 else 45)
+    putc(o, 119 if v.prot & PROT_WRITE != 0 else 45)
+    putc(o, 120 if v.prot & PROT_EXEC != 0 else 45)
+    putc(o, 115 if v.flags & VM_SHARED != 0 else 112)
+    putc(o, 32)
+    f = cast(ptr[File], v.file)
+    i: ptr[Inode] = NULL
+    if f != NULL:
+        i = f.inode
+    put_hex(o, v.offset if f != NULL else 0, 8)
+    putc(o, 32)
+    dev: u64 = 0
+    ino: u64 = 0
+    if i != NULL:
+        dev = i.st.st_dev
+        ino = i.st.st_ino
+    put_hex(o, major_of(dev), 2)
+    putc(o, 58)
+    put_hex(o, minor_of(dev), 2)
+    putc(o, 32)
+    put_dec(o, ino)
+    putc(o, 32)
+    name: ptr[u8] = NULL
+    if f == NULL:
+        if v.flags & VM_SPECIAL != 0:
+            name = b"[vvar]" if v.offset == 0 else b"[vdso]"
+        elif v.flags & VM_HEAP != 0:
+            name = b"[heap]"
+        elif is_main_stack(p, v):
+            name = b"[stack]"
+        if name == NULL:
+            putc(o, 10)
+            return
+    while o.len - line_start < MAPS_NAME_COL - 1:
+        putc(o, 32)
+    putc(o, 32)
+    if name != NULL:
+        puts(o, name)
+        putc(o, 10)
+        return
+    fp: namei.Path = namei.Path()
+    if not namei.file_path(f, addr_of(fp)):
+        puts(o, b"/dev/zero (deleted)")     # shared anonymous memory (shmem_zero_setup's name)
+    else:
+        path = t.scratch + OUT_BUF          # o.buf is the File's frames (t_open), not scratch
+        r = namei.d_path(addr_of(fp), path, 4096)
+        if r > 0:
+            put_path(o, path, u64(r))
+        if f.dentry.inode == NULL or (i != NULL and i.st.st_nlink == 0):
+            puts(o, b" (deleted)")
+    putc(o, 10)
+
+
+def maps_text(t: ptr[Task], p: ptr[Process], o: ptr[Out]) -> None:
+    """Every VMA of p's address space in address order, whole lines only: a line that does
+    not fit is left out with all after it."""
+    mm: ptr[AddressSpace] = p.mm
+    if mm == NULL:
+        return
+    for k in range(mm.count):
+        before = o.len
+        maps_line(t, p, vma_at(mm, k), o)
+        if o.cut != 0:
+            o.len = before
+            return
 
 
 def text(t: ptr[Task], i: ptr[Inode], o: ptr[Out]) -> i64:
@@ -383,26 +530,49 @@ def text(t: ptr[Task], i: ptr[Inode], o: ptr[Out]) -> i64:
         putline(o, addr_of(ln))
     elif kind == K_MOUNTS:
         mounts_text(t, o)
+    elif kind == K_MAPS:
+        maps_text(t, p, o)
     else:
         return -EINVAL
     return 0
 
 
+def free_pages(phys: u64, pages: u64) -> None:
+    for k in range(pages):
+        frames.free(phys + k * 4096)
+
+
 def t_open(t: ptr[Task], f: ptr[File]) -> i64:
-    """The snapshot of the text, made now (File.priv: frames, priv2: length)."""
+    """The snapshot of the text, made now (File.priv: frames | their number, priv2: length).
+    A maps text is measured first and gets the frames it needs, up to MAPS_PAGES_MAX (fewer
+    when no such run is free: it is then cut at a line)."""
     if f.ops != addr_of(TEXT_OPS):
         return 0
-    phys = frames.alloc_contig(TEXT_PAGES)
+    o: Out = Out()
+    pages: u64 = TEXT_PAGES
+    if kind_of(f.inode) == K_MAPS:
+        o.cap = MAPS_PAGES_MAX * 4096
+        r = text(t, f.inode, addr_of(o))          # o.buf NULL: its length only
+        if r < 0:
+            return r
+        pages = (o.len + 4095) // 4096
+        if pages < TEXT_PAGES:
+            pages = TEXT_PAGES
+    phys = frames.alloc_contig(pages)
+    if phys == 0 and pages > TEXT_PAGES:
+        pages = TEXT_PAGES
+        phys = frames.alloc_contig(pages)
     if phys == 0:
         return -ENOMEM
-    o: Out = Out()
     o.buf = cast(ptr[u8], va(phys))
+    o.len = 0
+    o.cap = pages * 4096
+    o.cut = 0
     r = text(t, f.inode, addr_of(o))
     if r < 0:
-        for k in range(TEXT_PAGES):
-            frames.free(phys + u64(k) * 4096)
+        free_pages(phys, pages)
         return r
-    f.priv = phys
+    f.priv = phys | pages
     f.priv2 = o.len
     return 0
 
@@ -412,7 +582,7 @@ def t_read(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
         return 0
     if n > f.priv2 - pos[0]:
         n = f.priv2 - pos[0]
-    if copy_to_user(buf, cast(ptr[u8], va(f.priv)) + pos[0], n) != 0:
+    if copy_to_user(buf, cast(ptr[u8], va(f.priv & ~u64(PAGES_BITS))) + pos[0], n) != 0:
         return -EFAULT
     pos[0] += n
     return i64(n)
@@ -420,8 +590,7 @@ def t_read(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
 
 def t_release(f: ptr[File]) -> None:
     if f.priv != 0:
-        for k in range(TEXT_PAGES):
-            frames.free(f.priv + u64(k) * 4096)
+        free_pages(f.priv & ~u64(PAGES_BITS), f.priv & PAGES_BITS)
         f.priv = 0
 
 

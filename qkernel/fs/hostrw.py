@@ -148,7 +148,8 @@ def h_link(t: ptr[Task], di: ptr[Inode], d: ptr[Dentry], old: ptr[Dentry]) -> i6
 
 
 def h_readlink(t: ptr[Task], i: ptr[Inode], buf: ptr[u8], size: u64) -> i64:
-    return lower.readlink(i, buf, size, t.scratch + FS_BUF + 4096)
+    # the host path in FS_BUF: buf is the walk's LINK_BUF or readlink(2)'s output, never it
+    return lower.readlink(i, buf, size, t.scratch + FS_BUF)
 
 
 def writable_handle(t: ptr[Task], i: ptr[Inode]) -> i64:

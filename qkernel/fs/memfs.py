@@ -24,7 +24,7 @@ from qkernel import qcall
 from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, memcpy, ptr, u8, u16, u64
 from qkernel.fs import dcache, lower, pagecache
 from qkernel.lib import fmt
-from qkernel.fs.namei import FS_BUF
+from qkernel.fs.namei import FS_BUF, LINK_BUF
 from qkernel.fs.node import (D_LOOKED, D_NEWNAME, D_PINNED, D_WHITEOUT, I_LOWER, I_UPPER, Dentry,
                              File, FileOps, Inode, InodeOps, Mount, generic_llseek, iput,
                              map_cache, new_inode)
@@ -181,8 +181,8 @@ def copy_up(t: ptr[Task], i: ptr[Inode]) -> i64:
     if is_type(i, S_IFREG):
         return pagecache.copy_up(t, i)
     if is_type(i, S_IFLNK):
-        buf = t.scratch + FS_BUF
-        n = lower.readlink(i, buf, 4095, t.scratch + FS_BUF + 4096)
+        buf = t.scratch + LINK_BUF      # outside any walk here; the host path goes in FS_BUF
+        n = lower.readlink(i, buf, 4095, t.scratch + FS_BUF)
         if n < 0:
             return n
         r = pagecache.set_link_target(i, buf, u64(n))
@@ -322,7 +322,8 @@ def m_readlink(t: ptr[Task], i: ptr[Inode], buf: ptr[u8], size: u64) -> i64:
     if not is_type(i, S_IFLNK):
         return -EINVAL
     if is_lower(i):
-        return lower.readlink(i, buf, size, t.scratch + FS_BUF + 4096)
+        # the host path in FS_BUF: buf is the walk's LINK_BUF or readlink(2)'s output, never it
+        return lower.readlink(i, buf, size, t.scratch + FS_BUF)
     target = pagecache.link_target(i)
     if target == NULL:
         return 0

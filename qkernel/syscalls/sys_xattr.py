@@ -17,7 +17,9 @@ from qkernel.syscalls.table import SyscallArgs
 from qkernel.task.task import Task
 
 XATTR_NAME_MAX: Final = 255
-NAME_BUF: Final = 61440          # scratch offset the name is copied to
+# scratch offset the name is copied to: idle in these calls, and neither namei.FS_BUF nor
+# pagecache.PATH_BUF, where a page fault taken while copying it may build a host path
+NAME_BUF: Final = 32768
 
 
 def on_path(t: ptr[Task], path: u64, follow: bool) -> i64:

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Bottom first; a trailing ".*" takes a whole package.
 LAYERS = [
     ["qkernel", "qkernel.dialect", "qkernel.abi", "qkernel.linux", "qkernel.linux.*"],
-    ["qkernel.lib", "qkernel.lib.*", "qkernel.mm", "qkernel.mm.addr", "qkernel.arch",
+    ["qkernel.lib", "qkernel.lib.*", "qkernel.mm", "qkernel.mm.addr", "qkernel.arch", "qkernel.arch.fpu",
      "qkernel.arch.cpu", "qkernel.arch.priv", "qkernel.arch.frame", "qkernel.loader",
      "qkernel.loader.elf"],
     ["qkernel.arch.percpu"],

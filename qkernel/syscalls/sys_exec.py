@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from qkernel import qcall
 from qkernel.abi import ARGS_MAX, PAGE_SIZE
-from qkernel.arch import percpu, priv
+from qkernel.arch import fpu, percpu, priv
 from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, memcpy, memset, ptr, sizeof, struct, u8, u64
 from qkernel.fs import fdtable, namei, node, vfs
 from qkernel.fs.node import File
@@ -460,6 +460,8 @@ def commit(t: ptr[Task], w: ptr[ExecWork], space: ptr[vma.AddressSpace], b: ptr[
     t.altstack_flags = 0
     t.fs_base = 0
     percpu.set_fs_base(0)
+    fpu.init_area(task.fpu_area(t))             # Linux's initial x87/SSE state (fpu__clear)
+    fpu.fxrstor(task.fpu_area(t))
     t.clear_child_tid = 0
     t.robust_list = 0
     t.robust_len = 0

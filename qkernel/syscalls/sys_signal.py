@@ -21,10 +21,11 @@ SIGPIPE and faults, act as on any process: the sandboxed program behaves as it d
 
 from __future__ import annotations
 
+from qkernel.arch import fpu
 from qkernel.arch.frame import TrapFrame
 from qkernel.arch.syscall import SYSCALL_INSN_LEN
 from qkernel.arch.trap import RFLAGS_USER_MASK
-from qkernel.dialect import NULL, Final, addr_of, asm, cast, i32, i64, memcpy, memset, ptr, sizeof, u8, u32, u64
+from qkernel.dialect import NULL, Final, addr_of, cast, i32, i64, memcpy, memset, ptr, sizeof, u8, u32, u64
 from qkernel.linux.errno import (EFAULT, EINTR, EINVAL, ENOMEM, EPERM, ERESTART_RESTARTBLOCK,
                                  ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ESRCH)
 from qkernel.linux.signal import (MINSIGSTKSZ, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART,
@@ -266,14 +267,6 @@ def send_thread(t: ptr[Task], x: ptr[Task], sig: u64) -> None:
 
 # ---- delivery --------------------------------------------------------------------------------
 
-def fxsave(buf: ptr[u8]) -> None:
-    asm("fxsave64 ($0)", "r,~{memory}", buf)
-
-
-def fxrstor(buf: ptr[u8]) -> None:
-    asm("fxrstor64 ($0)", "r,~{memory}", buf)
-
-
 def restart_fixup(frame: ptr[TrapFrame], result: i64, flags: u64) -> None:
     """A handler runs after a system call that asked to be restarted: -EINTR instead, except
     ERESTARTNOINTR and ERESTARTSYS with SA_RESTART (entry.py already rewound rip)."""
@@ -326,7 +319,7 @@ def setup_frame(t: ptr[Task], frame: ptr[TrapFrame], sig: u64, act: ptr[KSigacti
     k.info.fields[0] = q.f0
     k.info.fields[1] = q.f1
     fx = t.scratch + FX_BUF
-    fxsave(fx)
+    fpu.fxsave(fx)
     if copy_to_user(fp, fx, FXSAVE_SIZE) != 0 or \
             copy_to_user(sp, cast(ptr[u8], k), sizeof(RtSigframe)) != 0:
         return False
@@ -409,7 +402,7 @@ def sys_rt_sigreturn(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
             exit_process(t, SIGSEGV)
         mx = cast(ptr[u32], fx + MXCSR_OFFSET)
         mx[0] = mx[0] & MXCSR_VALID   # reserved MXCSR bits would make fxrstor fault
-        fxrstor(fx)
+        fpu.fxrstor(fx)
     fr.r8 = m.r8
     fr.r9 = m.r9
     fr.r10 = m.r10

@@ -15,6 +15,7 @@ first frame).
 
 from __future__ import annotations
 
+from qkernel.arch import fpu
 from qkernel.dialect import NULL, Final, addr_of, asm, cast, export, fn, halt, noinline, ptr, u64
 from qkernel.task import task
 from qkernel.task.task import (TASK_NEW, TASK_RUNNING, TASK_SLEEPING, TASK_ZOMBIE, Task,
@@ -116,6 +117,8 @@ def schedule() -> None:
         return
     nxt.ticks_left = SLICE_TICKS
     switches += 1
+    fpu.fxsave(task.fpu_area(prev))
+    fpu.fxrstor(task.fpu_area(nxt))
     task.switch_in(nxt)
     switch_stacks(addr_of(prev.ctx_rsp), nxt.ctx_rsp)
 

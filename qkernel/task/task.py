@@ -10,7 +10,7 @@ module-level buffer with another task's.
 
 from __future__ import annotations
 
-from qkernel.arch import percpu, priv
+from qkernel.arch import fpu, percpu, priv
 from qkernel.arch.frame import TrapFrame
 from qkernel.dialect import NULL, Final, addr_of, array, cast, fn, i32, ptr, sizeof, struct, u8, u64
 from qkernel.mm import kalloc, vma
@@ -78,6 +78,7 @@ class Task:
     futex_key: u64             # the word waited on (0: none)
     futex_bitset: u64
     futex_woken: u64
+    fpu: array[u8, 528]        # its x87/SSE state while switched out (arch/fpu: 512 bytes at fpu_area())
 
 
 @struct
@@ -122,6 +123,7 @@ def new_task(p: ptr[Process], tid: u64) -> ptr[Task]:
         return NULL
     t.kstack = stack
     t.kstack_top = stack + KSTACK_SIZE
+    fpu.fxsave(fpu_area(t))      # the creator's state: a thread or a forked child inherits it
     t.scratch = scratch
     t.process = p
     t.state = TASK_RUNNING
@@ -129,6 +131,10 @@ def new_task(p: ptr[Process], tid: u64) -> ptr[Task]:
     if tid != 0:
         p.nthreads += 1
     return t
+
+
+def fpu_area(t: ptr[Task]) -> ptr[u8]:
+    return fpu.aligned(u64(addr_of(t.fpu[0])))
 
 
 def alloc_pid() -> u64:

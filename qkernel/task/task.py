@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from qkernel.arch import fpu, percpu, priv
 from qkernel.arch.frame import TrapFrame
-from qkernel.dialect import NULL, Final, addr_of, array, cast, fn, i32, ptr, sizeof, struct, u8, u64
+from qkernel.dialect import NULL, Final, addr_of, array, cast, fn, i32, i64, ptr, sizeof, struct, u8, u64
 from qkernel.mm import kalloc, vma
 from qkernel.task.process import Process, init_fields
 
@@ -78,6 +78,10 @@ class Task:
     futex_key: u64             # the word waited on (0: none)
     futex_bitset: u64
     futex_woken: u64
+    nice: i64                  # setpriority (-20 .. 19); the scheduler's policy and priority:
+    policy: u64                # SCHED_* (sys_sched.py; reported, not yet acted on)
+    rt_priority: u64
+    sched_reset_on_fork: bool
     fpu: array[u8, 528]        # its x87/SSE state while switched out (arch/fpu: 512 bytes at fpu_area())
 
 

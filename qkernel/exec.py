@@ -281,6 +281,8 @@ def start_scheduler(p: ptr[Process], t: ptr[task.Task]) -> None:
         fail(b"pyquark", -ENOMEM, b"out of memory creating the idle task", EXIT_CANNOT_EXECUTE)
     sched.init(idle_task)
     sched.make_kthread(idle_task, idle_main, 0)
+    if clock.tsc_ok:    # slices by the TSC at each return to the program (no timer is armed)
+        sched.slice_cycles = clock.sync_cycles * sched.SLICE_NS // clock.SYNC_NS
     task.switch_in(t)
     trap.tick_hook = sched.tick
     hostio.init()  # blocking host calls park tasks from now on (or stay synchronous if refused)

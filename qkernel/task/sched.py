@@ -44,6 +44,9 @@ slice_cycles: u64 = 0         # SLICE_NS in TSC cycles (set once the clock is kn
 idle_hook: fn[[], None] = NULL
 # Looked at by the idle task before it waits (the interval timers: qkernel/task/timers.py)
 timer_hook: fn[[], None] = NULL
+# Takes the host's completions (qkernel/task/hostio.py's poll): run by a task that keeps the CPU
+# past its slice, so that sleepers whose host timer went off wake without the idle task.
+poll_hook: fn[[], u64] = NULL
 
 
 def init(boot: ptr[Task]) -> None:
@@ -311,8 +314,13 @@ def preempt_point() -> None:
     tick asked for it, or when others are runnable and the running task's slice is used up by
     the clock. The timer is not armed while programs run, so without the clock a task that
     never blocks (a thread polling a pipe that stays readable until another thread of the
-    run queue reads it: multiprocessing.Pool) would keep the CPU forever."""
-    if need_resched or (run_head != NULL and slice_used()):
+    run queue reads it: multiprocessing.Pool) would keep the CPU forever. Past its slice the
+    task also takes the host's completions first: a timed sleeper (a futex wait with a timeout,
+    Python's GIL request) whose host timer went off wakes and gets its turn."""
+    used = slice_used()
+    if used and poll_hook != NULL:
+        poll_hook()
+    if need_resched or (run_head != NULL and used):
         schedule()
 
 

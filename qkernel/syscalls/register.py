@@ -199,9 +199,11 @@ def register_all() -> None:
     register(n.SYS_clock_nanosleep, sys_time.sys_clock_nanosleep, P,
              b"TIMER_ABSTIME sleeps end on CLOCK_MONOTONIC time")
     register(n.SYS_alarm, sys_time.sys_alarm, S, b"")
-    register(n.SYS_setitimer, sys_time.sys_setitimer, P, b"ITIMER_REAL only fires; SIGALRM may come up to 50 ms late")
-    register(n.SYS_getitimer, sys_time.sys_getitimer, P, b"ITIMER_VIRTUAL and ITIMER_PROF read as disarmed")
-    register(n.SYS_getrusage, sys_time.sys_getrusage, P, b"user time only")
+    register(n.SYS_setitimer, sys_time.sys_setitimer, P,
+             b"SIGALRM may come up to 50 ms late; SIGVTALRM/SIGPROF at the next kernel entry")
+    register(n.SYS_getitimer, sys_time.sys_getitimer, S, b"")
+    register(n.SYS_getrusage, sys_time.sys_getrusage, P, b"user and system time; the other fields 0")
+    register(n.SYS_times, sys_time.sys_times, S, b"")
     # ---- information and limits (sys_info.py)
     register(n.SYS_sysinfo, sys_info.sys_sysinfo, P, b"memory and procs; no loads or uptime")
     register(n.SYS_getrandom, sys_info.sys_getrandom, S, b"")

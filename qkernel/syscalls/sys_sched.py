@@ -213,6 +213,22 @@ def prio_matches(x: ptr[Task], which: u64, who: u64, t: ptr[Task]) -> bool:
     return u64(p.creds.uid) == (u64(t.process.creds.uid) if who == 0 else who)
 
 
+def next_match(x: ptr[Task], which: u64, who: u64, t: ptr[Task]) -> ptr[Task]:
+    """The live thread after x (NULL: the first) in the process tree that (which, who) names."""
+    while True:
+        if x != NULL and x.thread_next != NULL:
+            x = x.thread_next
+        else:
+            p: ptr[Process] = family.init_process if x == NULL else family.next_in_tree(x.process)
+            while p != NULL and (p.state == PROC_ZOMBIE or family.first_thread(p) == NULL):
+                p = family.next_in_tree(p)
+            if p == NULL:
+                return cast(ptr[Task], NULL)
+            x = family.first_thread(p)
+        if x.state != TASK_ZOMBIE and prio_matches(x, which, who, t):
+            return x
+
+
 def set_one(t: ptr[Task], x: ptr[Task], nice: i64) -> i64:
     if not may_change(t, x):
         return -EPERM
@@ -230,17 +246,12 @@ def sys_getpriority(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
         return -EINVAL
     found = False
     best: i64 = NICE_MAX + 1
-    p: ptr[Process] = family.init_process
-    while p != NULL:
-        if p.state != PROC_ZOMBIE:
-            x = family.first_thread(p)
-            while x != NULL:
-                if x.state != TASK_ZOMBIE and prio_matches(x, which, a.a1, t):
-                    found = True
-                    if x.nice < best:
-                        best = x.nice
-                x = x.thread_next
-        p = family.next_in_tree(p)
+    x = next_match(cast(ptr[Task], NULL), which, a.a1, t)
+    while x != NULL:
+        found = True
+        if x.nice < best:
+            best = x.nice
+        x = next_match(x, which, a.a1, t)
     if not found:
         return -ESRCH
     return 20 - best
@@ -257,18 +268,13 @@ def sys_setpriority(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
         nice = NICE_MAX
     found = False
     err: i64 = 0
-    p: ptr[Process] = family.init_process
-    while p != NULL:
-        if p.state != PROC_ZOMBIE:
-            x = family.first_thread(p)
-            while x != NULL:
-                if x.state != TASK_ZOMBIE and prio_matches(x, which, a.a1, t):
-                    found = True
-                    r = set_one(t, x, nice)
-                    if r < 0:
-                        err = r
-                x = x.thread_next
-        p = family.next_in_tree(p)
+    x = next_match(cast(ptr[Task], NULL), which, a.a1, t)
+    while x != NULL:
+        found = True
+        r = set_one(t, x, nice)
+        if r < 0:
+            err = r
+        x = next_match(x, which, a.a1, t)
     if not found:
         return -ESRCH
     return err

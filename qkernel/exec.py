@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from qkernel import qcall
 from qkernel.abi import ARGS_MAX, ARGS_PHYS, BOOT_STRACE, MODE_FLAT, BootParams
-from qkernel.arch import gdt, idt, syscall, trap
+from qkernel.arch import gdt, idt, lapic, syscall, trap
 from qkernel.arch.frame import TrapFrame
-from qkernel.dialect import NULL, Final, addr_of, cast, i64, memcpy, ptr, u8, u64
+from qkernel.dialect import NULL, Final, addr_of, cast, i64, memcpy, ptr, u8, u32, u64
 from qkernel.fs import console, fdtable, filemap, namei, node, vfs
 from qkernel.lib import fmt
 from qkernel.linux import errno
@@ -178,10 +178,12 @@ def run_program(bp: ptr[BootParams]) -> None:
     entry.strace = bp.flags & BOOT_STRACE != 0
     trap.syscall_hook = entry.syscall_trap
     trap.user_fault_hook = entry.user_fault
+    trap.user_tick_hook = entry.user_tick
     flat = bp.mode == MODE_FLAT
     if flat:
         gdt.allow_qcall_port()
         idt.use_flat_page_faults()
+        idt.use_flat_timer()
     syscall.init(t.kstack_top, flat)
     sched.timer_hook = timers.check_all
     fault.file_fill = filemap.fill
@@ -220,6 +222,8 @@ def run_program(bp: ptr[BootParams]) -> None:
         report(block, r, w)
     sys_exec.free_work(w)
     sys_exec.free_pages(b.buf, b.npages)
+    if lapic.init():               # the scheduler's tick: preempts a program that makes no system call
+        lapic.start_timer(trap.VEC_TIMER, u32(sched.TICK_NS))   # the APIC bus counts nanoseconds (KVM's 1 GHz)
     syscall.enter_user(first_frame.rip, first_frame.rsp)
 
 

@@ -104,6 +104,22 @@ def syscall_trap(frame: ptr[TrapFrame]) -> None:
     cputime.leave(t)
 
 
+def user_tick(frame: ptr[TrapFrame]) -> None:
+    """A timer tick that interrupted the program: the scheduler's tick, a switch when the slice
+    is used up and another task waits (a program that never makes a system call is preempted
+    here), then the signals due, as at a system call's return."""
+    t = task.current
+    cputime.enter(t)
+    t.frame = frame
+    sched.tick()
+    sched.preempt_point()
+    if t.process.itimer_deadline != 0:
+        timers.check(t)
+    if signals.has_work(t):
+        sys_signal.deliver(t, frame, 0)
+    cputime.leave(t)
+
+
 def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
     """A fault in the program: a page fault the address space can serve (stack growth, pages
     not populated yet) resumes it; otherwise the signal Linux would send, and with no handler

@@ -25,6 +25,7 @@ from qkernel.task.task import (TASK_NEW, TASK_RUNNING, TASK_SLEEPING, TASK_ZOMBI
                                WaitQueue)
 
 SLICE_TICKS: Final = 4        # timer ticks a task runs before it is preempted (at a preemption point)
+TICK_NS: Final = 10_000_000   # the timer's period while programs run (qkernel/exec.py arms it)
 SLICE_NS: Final = 4_000_000   # the same slice by the clock, for when no timer ticks (see preempt_point)
 WAKE_EVENT: Final = 0         # woken by wake_one / wake_all
 WAKE_TIMEOUT: Final = 1       # its deadline passed

@@ -4,6 +4,7 @@
    times()'s cutime; ITIMER_VIRTUAL and ITIMER_PROF fire (SIGVTALRM, SIGPROF) after their CPU
    time with their interval, getitimer counts down, and a zero value disarms them. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -100,5 +101,16 @@ int main(void) {
     getitimer(ITIMER_PROF, &g);
     printf("disarmed: no more signals %s, getitimer zero %s\n", vt == v && prof == pr ? "yes" : "NO",
            g.it_value.tv_sec == 0 && g.it_value.tv_usec == 0 ? "yes" : "NO");
+
+    clockid_t tc, pc;                 /* the CPU clocks of a thread and a process by id */
+    pthread_getcpuclockid(pthread_self(), &tc);
+    clock_getcpuclockid(getpid(), &pc);
+    long long t0 = now(tc);
+    spin_ms(30);
+    long long t1 = now(tc), pp = now(pc);
+    struct timespec res;
+    printf("pthread_getcpuclockid's clock: +%s; clock_getcpuclockid(getpid())'s: %s, resolution call %d\n",
+           t1 - t0 >= 30000000 ? ">=30ms" : "LESS", pp >= t1 - 1000000 ? "at least the thread's" : "LESS",
+           clock_getres(pc, &res));
     return 0;
 }

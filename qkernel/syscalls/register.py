@@ -195,6 +195,8 @@ def register_all() -> None:
     register(n.SYS_gettimeofday, sys_time.sys_gettimeofday, S, b"")
     register(n.SYS_time, sys_time.sys_time, S, b"")
     register(n.SYS_clock_getres, sys_time.sys_clock_getres, S, b"")
+    register(n.SYS_clock_settime, sys_time.sys_clock_settime, P, b"EPERM: the sandbox does not set the host's clock")
+    register(n.SYS_settimeofday, sys_time.sys_settimeofday, P, b"EPERM: the sandbox does not set the host's clock")
     register(n.SYS_nanosleep, sys_time.sys_nanosleep, S, b"")
     register(n.SYS_clock_nanosleep, sys_time.sys_clock_nanosleep, P,
              b"TIMER_ABSTIME sleeps end on CLOCK_MONOTONIC time")

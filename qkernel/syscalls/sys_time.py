@@ -9,8 +9,8 @@ runs others (qkernel/task/hostio.py).
 
 from __future__ import annotations
 
-from qkernel.dialect import NULL, addr_of, cast, i64, ptr, sizeof, u8, u64
-from qkernel.linux.errno import EFAULT, EINTR, EINVAL
+from qkernel.dialect import NULL, addr_of, cast, i32, i64, ptr, sizeof, u8, u32, u64
+from qkernel.linux.errno import EFAULT, EINTR, EINVAL, EPERM
 from qkernel.linux.resource import RUSAGE_CHILDREN, RUSAGE_SELF, RUSAGE_THREAD, Rusage
 from qkernel.linux.time import (CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID, CLOCK_REALTIME,
                                 CLOCK_TAI, CLOCK_THREAD_CPUTIME_ID, CLOCK_REALTIME_COARSE, NSEC_PER_SEC,
@@ -19,7 +19,8 @@ from qkernel.linux.time import (CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_C
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
 from qkernel.syscalls import sys_signal
 from qkernel.syscalls.table import SyscallArgs
-from qkernel.task import cputime, hostio, signals, task, timers
+from qkernel.task import cputime, family, hostio, signals, task, timers
+from qkernel.task.process import PROC_ZOMBIE
 from qkernel.task.clock import mono_ns, real_ns
 from qkernel.task.task import Task
 
@@ -42,18 +43,71 @@ def now_ns(clock: u64) -> i64:
     return -EINVAL
 
 
-def sys_clock_gettime(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    ns: i64 = 0
-    if a.a0 == CLOCK_PROCESS_CPUTIME_ID or a.a0 == CLOCK_THREAD_CPUTIME_ID:
-        ns = cpu_clock_ns(t, a.a0)
+def pid_cpu_clock_ns(t: ptr[Task], id: u64) -> i64:
+    """A clock of clock_getcpuclockid/pthread_getcpuclockid: a negative clockid_t holding
+    ~pid << 3 (or ~tid with bit 2: one thread) and the kind in its low bits (0 PROF: user +
+    system, 1 VIRT: user, 2 SCHED: user + system); -EINVAL for no such process or thread."""
+    which = id & 3
+    if which == 3:
+        return -EINVAL
+    pid = (~(i64(i32(u32(id & 0xFFFF_FFFF))) >> 3)) & 0xFFFF_FFFF
+    task.charge(t, False)
+    u: u64 = 0
+    s: u64 = 0
+    if id & 4 != 0:
+        x = t if pid == 0 else family.find_thread(u64(pid))
+        if x == NULL:
+            return -EINVAL
+        u = x.utime_cycles
+        s = x.stime_cycles
     else:
-        ns = now_ns(a.a0)
+        p = t.process if pid == 0 else family.find(u64(pid))
+        if p == NULL or p.state == PROC_ZOMBIE:
+            return -EINVAL
+        u = p.utime_cycles
+        s = p.stime_cycles
+    if which == 1:
+        return i64(cputime.ns(u))
+    return i64(cputime.ns(u + s))
+
+
+def clock_ns_for(t: ptr[Task], id: u64) -> i64:
+    """Nanoseconds on any clockid_t clock_gettime takes, or -EINVAL."""
+    if id == CLOCK_PROCESS_CPUTIME_ID or id == CLOCK_THREAD_CPUTIME_ID:
+        return cpu_clock_ns(t, id)
+    if i32(u32(id & 0xFFFF_FFFF)) < 0:
+        return pid_cpu_clock_ns(t, id)
+    return now_ns(id)
+
+
+def sys_clock_gettime(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    ns = clock_ns_for(t, a.a0)
     if ns < 0:
         return ns
     ts: Timespec = Timespec()
     ts.tv_sec = ns // NSEC_PER_SEC
     ts.tv_nsec = ns % NSEC_PER_SEC
     return copy_to_user(a.a1, cast(ptr[u8], addr_of(ts)), sizeof(Timespec))
+
+
+def sys_clock_settime(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """The sandbox cannot set the host's clocks: EPERM for CLOCK_REALTIME (a container without
+    CAP_SYS_TIME), EINVAL for the clocks Linux never sets (monotonic, CPU time) and bad values."""
+    if a.a0 != CLOCK_REALTIME:
+        return -EINVAL
+    ts: Timespec = Timespec()
+    if copy_from_user(cast(ptr[u8], addr_of(ts)), a.a1, sizeof(Timespec)) != 0:
+        return -EFAULT
+    if ts.tv_sec < 0 or ts.tv_nsec < 0 or ts.tv_nsec >= NSEC_PER_SEC:
+        return -EINVAL
+    return -EPERM
+
+
+def sys_settimeofday(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """EPERM, as clock_settime (the timezone alone too: Linux needs CAP_SYS_TIME for it)."""
+    if a.a0 == 0 and a.a1 == 0:
+        return 0
+    return -EPERM
 
 
 def sys_gettimeofday(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
@@ -79,8 +133,13 @@ def sys_time(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 
 
 def sys_clock_getres(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    """1 ns for every clock Linux has (high-resolution timers)."""
-    if a.a0 > CLOCK_BOOTTIME and a.a0 != CLOCK_TAI:
+    """1 ns for every clock Linux has (high-resolution timers), CPU clocks of processes and
+    threads included."""
+    if i32(u32(a.a0 & 0xFFFF_FFFF)) < 0:
+        r = pid_cpu_clock_ns(t, a.a0)
+        if r < 0:
+            return r
+    elif a.a0 > CLOCK_BOOTTIME and a.a0 != CLOCK_TAI:
         return -EINVAL
     if a.a1 == 0:
         return 0

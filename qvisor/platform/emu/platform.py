@@ -9,7 +9,7 @@ import os
 import struct
 import time
 
-from unicorn import (UC_ARCH_X86, UC_HOOK_INSN, UC_HOOK_INSN_INVALID, UC_HOOK_INTR,
+from unicorn import (UC_ARCH_X86, UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INSN_INVALID, UC_HOOK_INTR,
                      UC_HOOK_MEM_UNMAPPED, UC_MEM_FETCH_UNMAPPED, UC_MEM_WRITE_UNMAPPED, UC_MODE_64,
                      UC_PROT_ALL, Uc, UcError)
 from unicorn import x86_const as X
@@ -104,6 +104,8 @@ class EmuPlatform(CpuDelivery, MsrSites):
         self.last_error: str | None = None      # why the last InternalError/Shutdown happened
         self.stats = {"exceptions": 0, "interrupts": 0, "syscalls": 0, "slices": 0}
         self._msr_sites: set[int] = set()
+        self._hlt_sites: set[int] = set()      # kernel bytes F4 with a code hook (_find_hlt_sites)
+        self._hlt_seen: int | None = None       # the hlt that began last in this slice
         self._rdmsr_result: tuple[int, int] | None = None   # (successor rip, value)
         self._h: Handlers | None = None
         self._outs: dict = {}
@@ -126,6 +128,7 @@ class EmuPlatform(CpuDelivery, MsrSites):
         """Put raw code at kernel-window address vaddr and make it the entry point."""
         self.span = max(self.span, load_flat(self.memory, self.layout, blob, vaddr))
         self._find_msr_sites(bytes(blob), vaddr)
+        self._find_hlt_sites(bytes(blob), vaddr)
         self.entry = vaddr
         self.reset_cpu()
         return vaddr
@@ -141,6 +144,7 @@ class EmuPlatform(CpuDelivery, MsrSites):
         for seg in ELFFile(io.BytesIO(image)).iter_segments():
             if seg["p_type"] == "PT_LOAD" and seg["p_flags"] & 1:      # PF_X
                 self._find_msr_sites(seg.data()[: seg["p_filesz"]], seg["p_vaddr"])
+                self._find_hlt_sites(seg.data()[: seg["p_filesz"]], seg["p_vaddr"])
         self.reset_cpu()
         return self.entry
 
@@ -226,6 +230,7 @@ class EmuPlatform(CpuDelivery, MsrSites):
             self.stats["slices"] += 1
             err: UcError | None = None
             kicker.arm(deadline)
+            self._hlt_seen = None
             try:
                 uc.emu_start(rip, _UNTIL)
             except UcError as ex:
@@ -318,9 +323,32 @@ class EmuPlatform(CpuDelivery, MsrSites):
                     raise RunTimeout(timeout, self.regs())
             time.sleep(wait)
 
+    def _find_hlt_sites(self, code: bytes, vaddr: int) -> None:
+        """A bounded code hook on every F4 byte of the kernel's code: it fires only where an
+        instruction starts there, i.e. on a real hlt, and records it (_hlt_seen). A stop right
+        after a byte F4 that ends another instruction (a timer kick landing there) is then not
+        taken for a hlt."""
+        i = code.find(b"\xf4")
+        while i >= 0:
+            a = vaddr + i
+            if a not in self._hlt_sites:
+                self._hlt_sites.add(a)
+                self.uc.hook_add(UC_HOOK_CODE, self._on_hlt_site, None, a, a)
+            i = code.find(b"\xf4", i + 1)
+
+    def _on_hlt_site(self, uc: Uc, addr: int, size: int, _ud) -> None:
+        if size == 1:
+            self._hlt_seen = addr
+
     def _after_hlt(self, rip: int) -> bool:
+        """Whether the slice stopped because a hlt ran (rip just past it)."""
+        if self.uc.reg_read(X.UC_X86_REG_CS) & 3:
+            return False                # hlt at CPL 3 faults (#GP); it never stops the CPU
+        a = (rip - 1) & MASK64
+        if a in self._hlt_sites:
+            return self._hlt_seen == a
         try:
-            return self._vread((rip - 1) & MASK64, 1) == b"\xf4"
+            return self._vread(a, 1) == b"\xf4"      # code the hooks do not cover
         except Fault:
             return False
 

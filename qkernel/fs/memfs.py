@@ -28,8 +28,9 @@ from qkernel.fs.namei import FS_BUF, LINK_BUF
 from qkernel.fs.node import (D_LOOKED, D_NEWNAME, D_PINNED, D_WHITEOUT, I_LOWER, I_UPPER, Dentry,
                              File, FileOps, Inode, InodeOps, Mount, generic_llseek, iput,
                              map_cache, new_inode)
-from qkernel.linux.errno import EFAULT, EINVAL, EISDIR, ENOMEM, ENOTEMPTY, EPERM, EXDEV
-from qkernel.linux.fcntl import O_APPEND
+from qkernel.linux.errno import EFAULT, EINVAL, EISDIR, ENOMEM, ENOTEMPTY, EOPNOTSUPP, EPERM, EXDEV
+from qkernel.linux.fcntl import (F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE,
+                                 FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_APPEND)
 from qkernel.linux.stat import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Stat
 from qkernel.linux.uio import DIRENT64_NAME, Dirent64
 from qkernel.mm.uaccess import copy_to_user, range_ok
@@ -335,6 +336,10 @@ def m_readlink(t: ptr[Task], i: ptr[Inode], buf: ptr[u8], size: u64) -> i64:
 
 
 def m_truncate(t: ptr[Task], i: ptr[Inode], size: u64) -> i64:
+    if i.seals != 0:
+        cur = u64(i.st.st_size)
+        if (size < cur and i.seals & F_SEAL_SHRINK != 0) or (size > cur and i.seals & F_SEAL_GROW != 0):
+            return -EPERM
     r = copy_up(t, i)
     if r < 0:
         return r
@@ -352,10 +357,40 @@ def m_prepare_write(t: ptr[Task], i: ptr[Inode]) -> i64:
     return 0
 
 
+def m_fallocate(t: ptr[Task], i: ptr[Inode], mode: u64, off: u64, n: u64) -> i64:
+    """fallocate of a regular file, as tmpfs's shmem_fallocate: mode 0 makes the range's pages
+    present and the size at least off + n, FALLOC_FL_KEEP_SIZE only the pages,
+    PUNCH_HOLE|KEEP_SIZE zeroes the range (whole pages freed); other modes -EOPNOTSUPP. Seals
+    refuse growth (F_SEAL_GROW) and holes (F_SEAL_WRITE) with -EPERM."""
+    if mode & ~u64(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) != 0:
+        return -EOPNOTSUPP
+    r = copy_up(t, i)
+    if r < 0:
+        return r
+    end = off + n
+    size = u64(i.st.st_size)
+    if mode & FALLOC_FL_PUNCH_HOLE != 0:
+        if i.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0:
+            return -EPERM
+        pagecache.punch(i, off, end)
+        stamp(addr_of(i.st), False, True)
+        return 0
+    grow = mode & FALLOC_FL_KEEP_SIZE == 0 and end > size
+    if grow and i.seals & F_SEAL_GROW != 0:
+        return -EPERM
+    r = pagecache.allocate(i, off, end)
+    if r < 0:
+        return r
+    if grow:
+        i.st.st_size = end
+    stamp(addr_of(i.st), False, False)
+    return 0
+
+
 MEM_IOPS: InodeOps = InodeOps(lookup=m_lookup, create=m_create, mkdir=m_mkdir,
                               symlink=m_symlink, link=m_link, unlink=m_unlink, rmdir=m_rmdir,
                               rename=m_rename, readlink=m_readlink, truncate=m_truncate,
-                              prepare_write=m_prepare_write)
+                              prepare_write=m_prepare_write, fallocate=m_fallocate)
 
 
 # ---- file operations ------------------------------------------------------------------------
@@ -372,6 +407,11 @@ def f_write(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
     i = f.inode
     if f.flags & O_APPEND != 0:
         pos[0] = u64(i.st.st_size)
+    if i.seals != 0:
+        if i.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0:
+            return -EPERM
+        if i.seals & F_SEAL_GROW != 0 and pos[0] + n > u64(i.st.st_size):
+            return -EPERM
     r = pagecache.write(t, i, buf, n, pos)
     if r > 0:
         stamp(addr_of(i.st), False, True)

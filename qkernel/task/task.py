@@ -13,7 +13,7 @@ from __future__ import annotations
 from qkernel.arch import fpu, percpu, priv
 from qkernel.arch.frame import TrapFrame
 from qkernel.dialect import NULL, Final, addr_of, array, cast, fn, i32, ptr, sizeof, struct, u8, u64
-from qkernel.mm import kalloc, vma
+from qkernel.mm import kalloc, uaccess, vma
 from qkernel.task.process import Process, init_fields
 
 KSTACK_SIZE: Final = 16384   # a task's kernel stack
@@ -79,6 +79,8 @@ class Task:
     futex_bitset: u64
     futex_woken: u64
     fpu: array[u8, 528]        # its x87/SSE state while switched out (arch/fpu: 512 bytes at fpu_area())
+    kio_base: u64              # the kernel buffer sendfile/copy_file_range move data through
+    kio_len: u64               # (uaccess.kernel_io; 0: none)
 
 
 @struct
@@ -106,6 +108,16 @@ def init() -> None:
     kalloc.init(addr_of(mm_pool), sizeof(vma.AddressSpace), MAX_TASKS, False)
     kalloc.init(addr_of(kstack_pool), KSTACK_SIZE, MAX_TASKS, False)
     kalloc.init(addr_of(scratch_pool), SCRATCH_SIZE, MAX_TASKS, False)
+    uaccess.kernel_buffer = in_kio
+
+
+def in_kio(addr: u64, n: u64) -> bool:
+    """uaccess's test: [addr, addr + n) lies in the current task's transfer buffer."""
+    t = current
+    if t == NULL or t.kio_len == 0:
+        return False
+    end = addr + n
+    return end >= addr and addr >= t.kio_base and end <= t.kio_base + t.kio_len
 
 
 def new_task(p: ptr[Process], tid: u64) -> ptr[Task]:

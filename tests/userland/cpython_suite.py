@@ -41,8 +41,8 @@ ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C.UTF-8", "HOME": "/tm
 
 _RESULT = re.compile(r"^(?P<name>\w+) \((?P<where>[\w.]+)\)(?:\n(?!\w+ \([\w.]+\)).*)*? \.\.\. "
                      r"(?P<outcome>ok|FAIL|ERROR|skipped.*|expected failure|unexpected success)$", re.M)
-_SECTION = re.compile(r"^={70}\n(?:FAIL|ERROR): \w+ \((?P<where>[\w.]+)\)\n(?:.*\n)*?-{70}\n(?P<body>(?:(?!={70}$|-{70}$).*\n)*)",
-                      re.M)
+_SECTION = re.compile(r"^={70}\n(?:FAIL|ERROR): \w+ \((?P<where>[\w.]+)\)\n(?:.*\n)*?-{70}\n"
+                      r"(?P<body>(?:(?!={70}$|-{70}$).*\n)*)", re.M)
 _LOAD = re.compile(r"^(?:ImportError|ModuleNotFoundError|OSError|[A-Za-z]+Error): .*$", re.M)
 
 

@@ -110,6 +110,7 @@ class Inode:
     wake_in: u64               # readiness changes toward reading / writing (poll.notify_inode):
     wake_out: u64              # edge-triggered epoll reports an item again when one moves
     seals: u64                 # F_SEAL_* of a memfd (I_SEALS); 0 for every other file
+    locks: u64                 # its advisory locks (qkernel/fs/locks.py FileLock list; 0: none)
 
 
 @struct
@@ -232,6 +233,7 @@ def iput(i: ptr[Inode]) -> None:
 
 free_hook: fn[[ptr[Inode]], None] = NULL   # the page cache's release (vfs installs it)
 watch_hook: fn[[ptr[File]], None] = NULL   # epoll forgets a file that goes (epoll installs it)
+lock_hook: fn[[ptr[File]], None] = NULL    # its OFD and flock locks go (locks installs it)
 
 
 def free_inode(i: ptr[Inode]) -> None:
@@ -291,6 +293,8 @@ def fput(f: ptr[File]) -> None:
         return
     if f.epitems != 0 and watch_hook != NULL:
         watch_hook(f)
+    if f.inode != NULL and f.inode.locks != 0 and lock_hook != NULL:
+        lock_hook(f)
     if f.ops != NULL and f.ops.release != NULL:
         f.ops.release(f)
     ino = f.inode

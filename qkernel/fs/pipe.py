@@ -1,6 +1,9 @@
 """Pipes: a 64 KiB ring (Linux's default capacity) between a read end and a write end, as
 one file kind (PIPE_OPS). F_SETPIPE_SZ resizes the ring (a power-of-two number of pages from
 one page to PIPE_MAX_PAGES, 1 MiB: pipe-max-size), its content moved to the new ring's start.
+FIFOs (named pipes in memfs directories) are the same kind: their Pipe is made at the first
+open (fifo_open, Linux's fifo_open rules) and goes when the last end closes; an O_RDWR end
+counts as a reader and a writer.
 
 Linux's pipe(7) semantics: a read of an empty pipe blocks (parks the task on the pipe's
 queue; the vCPU runs others) until data comes or the last writer closes (then 0: end of file);
@@ -15,8 +18,9 @@ from __future__ import annotations
 from qkernel.abi import PAGE_SIZE
 from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, memcpy, ptr, sizeof, struct, u8, u64
 from qkernel.fs import poll as poll_wait
-from qkernel.fs.node import File, FileOps, free_inode, fput, new_file, new_inode
-from qkernel.linux.errno import EAGAIN, EBADF, EBUSY, EFAULT, EINVAL, ENFILE, ENOMEM, ENOTTY, EPERM, EPIPE, ERESTARTSYS
+from qkernel.fs.node import File, FileOps, Inode, free_inode, fput, new_file, new_inode
+from qkernel.linux.errno import (EAGAIN, EBADF, EBUSY, EFAULT, EINVAL, ENFILE, ENOMEM, ENOTTY, ENXIO, EPERM, EPIPE,
+                                 ERESTARTSYS)
 from qkernel.linux.signal import SI_USER, SIGPIPE
 from qkernel.linux.fcntl import O_ACCMODE, O_NONBLOCK, O_RDONLY, O_WRONLY
 from qkernel.linux.stat import S_IFIFO
@@ -45,6 +49,8 @@ class Pipe:
     rd_wq: WaitQueue           # readers waiting for data
     wr_wq: WaitQueue           # writers waiting for room
     ring: u64                  # the ring's size in bytes (its capacity): PIPE_SIZE until F_SETPIPE_SZ
+    r_counter: u64             # FIFOs: read / write opens ever (a blocked open waits for a change)
+    w_counter: u64
 
 
 pipe_pool: kalloc.Pool = kalloc.Pool()
@@ -149,15 +155,23 @@ def p_write(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
     return i64(done)
 
 
+def reads(f: ptr[File]) -> bool:
+    return f.flags & O_ACCMODE != O_WRONLY
+
+
+def writes(f: ptr[File]) -> bool:
+    return f.flags & O_ACCMODE != O_RDONLY
+
+
 def p_poll(t: ptr[Task], f: ptr[File]) -> u64:
     pp = of(f)
     ev: u64 = 0
-    if f.flags & O_ACCMODE == O_RDONLY:
+    if reads(f):
         if pp.count > 0:
             ev |= POLLIN | POLLRDNORM
-        if pp.writers == 0:
-            ev |= POLLHUP
-    else:
+        if pp.writers == 0 and (f.inode.mnt == NULL or f.priv2 != pp.w_counter):
+            ev |= POLLHUP      # a FIFO reader that never saw a writer gets none (as Linux)
+    if writes(f):
         if pp.ring - pp.count >= PIPE_BUF:
             ev |= POLLOUT | POLLWRNORM
         if pp.readers == 0:
@@ -177,9 +191,9 @@ def p_ioctl(t: ptr[Task], f: ptr[File], request: u64, arg: u64) -> i64:
 
 def p_release(f: ptr[File]) -> None:
     pp = of(f)
-    if f.flags & O_ACCMODE == O_RDONLY:
+    if reads(f):
         pp.readers -= 1
-    else:
+    if writes(f):
         pp.writers -= 1
     sched.wake_all(addr_of(pp.rd_wq))
     sched.wake_all(addr_of(pp.wr_wq))
@@ -189,7 +203,10 @@ def p_release(f: ptr[File]) -> None:
             if pp.pages[k] != 0:
                 frames.free(pp.pages[k])
         kalloc.free(addr_of(pipe_pool), cast(ptr[None], pp))
-        f.inode.st.st_nlink = 0      # the inode goes with its last File
+        if f.inode.mnt == NULL:
+            f.inode.st.st_nlink = 0  # the inode goes with its last File
+        else:
+            f.inode.priv = 0         # a FIFO: its name stays, a new pipe at the next open
 
 
 PIPE_OPS: FileOps = FileOps(read=p_read, write=p_write, poll=p_poll, ioctl=p_ioctl,
@@ -292,3 +309,72 @@ def set_capacity(f: ptr[File], size: u64) -> i64:
     sched.wake_all(addr_of(pp.wr_wq))
     poll_wait.notify_inode(f.inode, poll_wait.TOWARD_OUT)
     return i64(ring)
+
+
+def fifo_open(t: ptr[Task], f: ptr[File]) -> i64:
+    """InodeOps.open of a FIFO (f's access mode and O_NONBLOCK as opened): the pipe made if this
+    is the first end; O_RDONLY waits for a writer unless O_NONBLOCK, O_WRONLY waits for a reader
+    (-ENXIO with O_NONBLOCK and none), O_RDWR never waits. -ERESTARTSYS at a signal (the end
+    given back), -ENOMEM."""
+    init()
+    i = f.inode
+    pp = cast(ptr[Pipe], i.priv)
+    if pp == NULL:
+        pp = cast(ptr[Pipe], kalloc.alloc(addr_of(pipe_pool)))
+        if pp == NULL:
+            f.ops = NULL               # not an end: nothing to release
+            return -ENOMEM
+        sched.wq_init(addr_of(pp.rd_wq))
+        sched.wq_init(addr_of(pp.wr_wq))
+        pp.ring = PIPE_SIZE
+        i.priv = u64(pp)
+    if writes(f) and not reads(f) and pp.readers == 0 and f.flags & O_NONBLOCK != 0:
+        if pp.writers == 0:
+            kalloc.free(addr_of(pipe_pool), cast(ptr[None], pp))
+            i.priv = 0
+        f.ops = NULL
+        return -ENXIO
+    if reads(f):
+        pp.readers += 1
+        pp.r_counter += 1
+    if writes(f):
+        pp.writers += 1
+        pp.w_counter += 1
+    f.priv2 = pp.w_counter
+    sched.wake_all(addr_of(pp.rd_wq))
+    sched.wake_all(addr_of(pp.wr_wq))
+    poll_wait.notify_inode(i, poll_wait.TOWARD_BOTH)
+    if reads(f) and writes(f):
+        return 0
+    if reads(f) and f.flags & O_NONBLOCK == 0:
+        seen = pp.w_counter
+        while pp.writers == 0 and pp.w_counter == seen:
+            if signals.pending(t):
+                f.ops = NULL           # not released as an end: undone here
+                return fifo_undo(i, pp, True)
+            sched.sleep_on(addr_of(pp.rd_wq), 0)
+        f.priv2 = seen                 # a writer came (and may have gone): POLLHUP from here on
+    elif writes(f):
+        seen = pp.r_counter
+        while pp.readers == 0 and pp.r_counter == seen:
+            if signals.pending(t):
+                f.ops = NULL
+                return fifo_undo(i, pp, False)
+            sched.sleep_on(addr_of(pp.wr_wq), 0)
+    return 0
+
+
+def fifo_undo(i: ptr[Inode], pp: ptr[Pipe], reader: bool) -> i64:
+    """A blocked FIFO open interrupted: its end is given back (the pipe freed if it was the
+    only one); -ERESTARTSYS."""
+    if reader:
+        pp.readers -= 1
+    else:
+        pp.writers -= 1
+    if pp.readers == 0 and pp.writers == 0:
+        for k in range(PIPE_MAX_PAGES):
+            if pp.pages[k] != 0:
+                frames.free(pp.pages[k])
+        kalloc.free(addr_of(pipe_pool), cast(ptr[None], pp))
+        i.priv = 0
+    return -ERESTARTSYS

@@ -378,3 +378,72 @@ def fifo_undo(i: ptr[Inode], pp: ptr[Pipe], reader: bool) -> i64:
         kalloc.free(addr_of(pipe_pool), cast(ptr[None], pp))
         i.priv = 0
     return -ERESTARTSYS
+
+
+# ---- splice and tee (qkernel/fs/xfer.py): the ring read without consuming, and its waits ----
+
+def is_pipe(f: ptr[File]) -> bool:
+    return f.ops == addr_of(PIPE_OPS)
+
+
+def wait_data(t: ptr[Task], f: ptr[File], nonblock: bool) -> i64:
+    """Until f's pipe holds data: 1, or 0 at end of file (no writer), -EAGAIN, -ERESTARTSYS."""
+    pp = of(f)
+    while pp.count == 0:
+        if pp.writers == 0:
+            return 0
+        if nonblock:
+            return -EAGAIN
+        if signals.pending(t):
+            return -ERESTARTSYS
+        sched.sleep_on(addr_of(pp.rd_wq), 0)
+    return 1
+
+
+def wait_room(t: ptr[Task], f: ptr[File], nonblock: bool) -> i64:
+    """Until f's pipe has room: the bytes free, or -EPIPE (no reader: SIGPIPE sent), -EAGAIN,
+    -ERESTARTSYS."""
+    pp = of(f)
+    while True:
+        if pp.readers == 0:
+            signals.send(t, SIGPIPE, SI_USER, 0, 0)
+            return -EPIPE
+        if pp.count < pp.ring:
+            return i64(pp.ring - pp.count)
+        if nonblock:
+            return -EAGAIN
+        if signals.pending(t):
+            return -ERESTARTSYS
+        sched.sleep_on(addr_of(pp.wr_wq), 0)
+
+
+def held(f: ptr[File]) -> u64:
+    return of(f).count
+
+
+def peek(f: ptr[File], dst: ptr[u8], n: u64, skip: u64) -> u64:
+    """Up to n bytes of f's pipe from `skip` bytes past its front into kernel memory, left in
+    the pipe."""
+    pp = of(f)
+    if skip >= pp.count:
+        return 0
+    if n > pp.count - skip:
+        n = pp.count - skip
+    done: u64 = 0
+    while done < n:
+        pos = pp.head + skip + done
+        chunk = PAGE_SIZE - pos % PAGE_SIZE
+        if chunk > n - done:
+            chunk = n - done
+        memcpy(dst + done, at(pp, pos), chunk)
+        done += chunk
+    return n
+
+
+def consume(f: ptr[File], n: u64) -> None:
+    """n bytes peeked from f's pipe have gone elsewhere: they leave it."""
+    pp = of(f)
+    pp.head += n
+    pp.count -= n
+    sched.wake_all(addr_of(pp.wr_wq))
+    poll_wait.notify_inode(f.inode, poll_wait.TOWARD_OUT)

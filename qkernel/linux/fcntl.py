@@ -112,6 +112,12 @@ FALLOC_FL_INSERT_RANGE: Final = 32
 FALLOC_FL_UNSHARE_RANGE: Final = 64
 FALLOC_FL_WRITE_ZEROES: Final = 128
 
+# splice(2), tee(2)
+SPLICE_F_MOVE: Final = 1
+SPLICE_F_NONBLOCK: Final = 2
+SPLICE_F_MORE: Final = 4
+SPLICE_F_GIFT: Final = 8
+
 # posix_fadvise(2)
 POSIX_FADV_NORMAL: Final = 0
 POSIX_FADV_RANDOM: Final = 1

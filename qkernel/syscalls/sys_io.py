@@ -1,5 +1,6 @@
 """Reading and writing open files: read, write, readv, writev, pread64, pwrite64, preadv,
-pwritev, preadv2, pwritev2, sendfile, copy_file_range, lseek, ioctl, fstat, getdents64. Each
+pwritev, preadv2, pwritev2, sendfile, copy_file_range, splice, tee, lseek, ioctl, fstat,
+getdents64. Each
 handler finds the File in the descriptor table, checks the access mode and delegates to the file
 kind's ops table (qkernel/fs/node.py FileOps; sendfile and copy_file_range through
 qkernel/fs/xfer.py); a NULL operation gives the Linux error for it.
@@ -8,11 +9,12 @@ qkernel/fs/xfer.py); a NULL operation gives the Linux error for it.
 from __future__ import annotations
 
 from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, ptr, sizeof, u8, u64
-from qkernel.fs import fdtable, xfer
+from qkernel.fs import fdtable, pipe, xfer
 from qkernel.fs.node import File
 from qkernel.linux.errno import EBADF, EFAULT, EFBIG, EINVAL, EISDIR, ENOTDIR, ENOTTY, EOPNOTSUPP, EOVERFLOW, ESPIPE
 from qkernel.linux.fcntl import (O_ACCMODE, O_APPEND, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY, RWF_APPEND,
-                                 RWF_ATOMIC, RWF_DONTCACHE, RWF_NOAPPEND, RWF_NOWAIT, RWF_SUPPORTED)
+                                 RWF_ATOMIC, RWF_DONTCACHE, RWF_NOAPPEND, RWF_NOWAIT, RWF_SUPPORTED,
+                                 SPLICE_F_GIFT, SPLICE_F_MORE, SPLICE_F_MOVE, SPLICE_F_NONBLOCK)
 from qkernel.linux.stat import S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, Stat
 from qkernel.linux.uio import IOV_MAX, Iovec
 from qkernel.mm.uaccess import copy_from_user, copy_to_user, range_ok
@@ -319,6 +321,90 @@ def sys_copy_file_range(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
         else:
             fout.pos = pout
     return r
+
+
+SPLICE_FLAGS: Final = SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT
+
+
+def sys_splice(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """splice(fd_in, off_in, fd_out, off_out, len, flags), as do_splice: one end a pipe
+    (-EINVAL otherwise, and for one pipe at both ends), no offset for a pipe end (-ESPIPE) nor
+    for a file without offsets, fd_in readable and fd_out writable (-EBADF), an O_APPEND file
+    output -EINVAL; SPLICE_F_NONBLOCK (or O_NONBLOCK on the pipe) makes the pipe's waits
+    -EAGAIN. From *off (updated) or the file offset."""
+    if a.a5 & ~u64(SPLICE_FLAGS) != 0:
+        return -EINVAL
+    fin = readable(t, a.a0)
+    fout = writable(t, a.a2)
+    if fin == NULL or fout == NULL:
+        return -EBADF
+    count = a.a4
+    if count > xfer.MAX_RW_COUNT:
+        count = xfer.MAX_RW_COUNT
+    nonblock = a.a5 & SPLICE_F_NONBLOCK != 0
+    pin = pipe.is_pipe(fin)
+    pout = pipe.is_pipe(fout)
+    if (pin and a.a1 != 0) or (pout and a.a3 != 0):
+        return -ESPIPE
+    if pin and pout:
+        if fin.inode == fout.inode:
+            return -EINVAL
+        if count == 0:
+            return 0
+        unused: u64 = 0
+        return xfer.splice_from_pipe(t, fin, fout, addr_of(unused),
+                                     count, nonblock or (fin.flags | fout.flags) & O_NONBLOCK != 0)
+    if not pin and not pout:
+        return -EINVAL
+    other = fout if pin else fin
+    off_ptr = a.a3 if pin else a.a1
+    pos = other.pos
+    if off_ptr != 0:
+        if other.ops.llseek == NULL:
+            return -ESPIPE
+        if read_offset(off_ptr, addr_of(pos)) != 0:
+            return -EFAULT
+        if i64(pos) < 0:
+            return -EINVAL
+    if pin and other.flags & O_APPEND != 0:
+        return -EINVAL
+    k = kind(other)
+    if k == S_IFDIR or (not pin and other.ops.read == NULL):
+        return -EINVAL
+    if count == 0:
+        return 0
+    r: i64 = 0
+    if pin:
+        r = xfer.splice_from_pipe(t, fin, fout, addr_of(pos), count, nonblock or fin.flags & O_NONBLOCK != 0)
+    else:
+        r = xfer.splice_to_pipe(t, fin, addr_of(pos), fout, count, nonblock or fout.flags & O_NONBLOCK != 0)
+    if r > 0:
+        if off_ptr != 0:
+            if copy_to_user(off_ptr, cast(ptr[u8], addr_of(pos)), 8) != 0:
+                return -EFAULT
+        else:
+            other.pos = pos
+    return r
+
+
+def sys_tee(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """tee(fd_in, fd_out, len, flags): both pipes, not the same one (-EINVAL), fd_in's read end
+    and fd_out's write end (-EBADF); the bytes stay in fd_in."""
+    if a.a3 & ~u64(SPLICE_FLAGS) != 0:
+        return -EINVAL
+    fin = readable(t, a.a0)
+    fout = writable(t, a.a1)
+    if fin == NULL or fout == NULL:
+        return -EBADF
+    if not pipe.is_pipe(fin) or not pipe.is_pipe(fout) or fin.inode == fout.inode:
+        return -EINVAL
+    count = a.a2
+    if count > xfer.MAX_RW_COUNT:
+        count = xfer.MAX_RW_COUNT
+    if count == 0:
+        return 0
+    nonblock = a.a3 & SPLICE_F_NONBLOCK != 0 or (fin.flags | fout.flags) & O_NONBLOCK != 0
+    return xfer.tee(t, fin, fout, count, nonblock)
 
 
 def sys_lseek(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:

@@ -3,7 +3,8 @@
  * by a signal: EINTR) and POSIX record locks through fcntl (F_SETLK conflicts with EAGAIN across
  * processes, F_GETLK reporting the conflicting range and l_pid, merging and splitting of one
  * process's ranges, release when the process closes any descriptor of the file or exits,
- * F_SETLKW waiting, access-mode EBADF and argument EINVAL), lockf(3), and the OFD forms
+ * F_SETLKW waiting, EDEADLK for a cycle of waiters, access-mode EBADF and argument EINVAL),
+ * lockf(3), and the OFD forms
  * (F_OFD_SETLK/GETLK: owned by the description, l_pid -1, conflicting within one process). */
 #include "ut.h"
 #include <fcntl.h>
@@ -215,6 +216,24 @@ static void t_posix(void) {
     step("parent unlocks");
     setlk(fd, F_SETLK, F_UNLCK, 0, 0);
     waitpid(pid, &st, 0);
+    /* EDEADLK: the second of two processes waiting for each other's lock */
+    printf("parent wr 0 %d\n", setlk(fd, F_SETLK, F_WRLCK, 0, 1));
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        setlk(fd, F_SETLK, F_WRLCK, 1, 1);
+        tell();
+        wait_go();
+        nap();
+        EXPECT_ERR(setlk(fd, F_SETLKW, F_WRLCK, 0, 1), EDEADLK, "child closes the cycle");
+        fflush(stdout);
+        _exit(0);
+    }
+    await();
+    go();
+    { int r = setlk(fd, F_SETLKW, F_WRLCK, 1, 1); printf("parent got byte 1 %d\n", r); }
+    waitpid(pid, &st, 0);
+    setlk(fd, F_SETLK, F_UNLCK, 0, 0);
     /* errors */
     int ro = open(path, O_RDONLY), wo = open(path, O_WRONLY);
     EXPECT_ERR(setlk(ro, F_SETLK, F_WRLCK, 0, 1), EBADF, "wr on rdonly");

@@ -14,16 +14,18 @@ A POSIX/OFD request replaces the owner's own locks on its range: same-type locks
 or touch it merge into it, others are trimmed or split around it (F_UNLCK only cuts). A flock
 conversion drops the old lock first (not atomic, as Linux). A blocking request (F_SETLKW, flock
 without LOCK_NB) parks the task on `waiters` until some lock goes or shrinks, and ends with
--ERESTARTSYS at a signal (EINTR, or a restart under SA_RESTART). Not detected: deadlocks
-between F_SETLKW waiters (Linux's EDEADLK). At most MAX_LOCKS locks exist (then -ENOLCK).
+-ERESTARTSYS at a signal (EINTR, or a restart under SA_RESTART). A POSIX F_SETLKW that would
+close a cycle of processes each waiting for the next one's lock is -EDEADLK
+(posix_locks_deadlock: the chain followed through `blocked`, at most MAX_DEADLK steps; OFD and
+flock waits are not checked, as Linux). At most MAX_LOCKS locks exist (then -ENOLCK).
 """
 
 from __future__ import annotations
 
-from qkernel.dialect import NULL, Final, addr_of, cast, i64, ptr, sizeof, struct, u64
+from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, ptr, sizeof, struct, u64
 from qkernel.fs import node
 from qkernel.fs.node import File, Inode
-from qkernel.linux.errno import EAGAIN, ENOLCK, ERESTARTSYS
+from qkernel.linux.errno import EAGAIN, EDEADLK, ENOLCK, ERESTARTSYS
 from qkernel.linux.fcntl import F_UNLCK, F_WRLCK
 from qkernel.mm import kalloc
 from qkernel.task import sched, signals
@@ -49,6 +51,17 @@ class FileLock:
     end: u64                   # inclusive; LOFF_MAX: to the end of the file, whatever its size
 
 
+@struct
+class Blocked:
+    """A POSIX F_SETLKW waiting: its owner (a Process) and the owner of the lock in its way."""
+    owner: u64
+    blocker: u64
+
+
+MAX_BLOCKED: Final = 256       # waits remembered for deadlock detection (more wait unchecked)
+MAX_DEADLK: Final = 10         # Linux's MAX_DEADLK_ITERATIONS
+
+blocked: array[Blocked, 256] = array[Blocked, 256]()
 lock_pool: kalloc.Pool = kalloc.Pool()
 ready: bool = False
 waiters: WaitQueue = WaitQueue()   # every blocked request, woken at each release (they look again)
@@ -208,15 +221,48 @@ def apply(i: ptr[Inode], owner: u64, pid: u64, kind: u64, type: u64, start: u64,
     return 0
 
 
+def deadlock(owner: u64, blocker: u64) -> bool:
+    """Would `owner` waiting for `blocker` close a cycle of waiting POSIX owners?"""
+    cur = blocker
+    for step in range(MAX_DEADLK):
+        if cur == owner:
+            return True
+        nxt: u64 = 0
+        for k in range(MAX_BLOCKED):
+            if blocked[k].owner == cur and cur != 0:
+                nxt = blocked[k].blocker
+                break
+        if nxt == 0:
+            return False
+        cur = nxt
+    return False
+
+
 def set_lock(t: ptr[Task], i: ptr[Inode], owner: u64, pid: u64, kind: u64, type: u64, start: u64,
              end: u64, wait: bool) -> i64:
-    """F_SETLK/F_SETLKW and the OFD forms: 0, -EAGAIN (a conflict, not waiting), -ERESTARTSYS,
-    -ENOLCK."""
+    """F_SETLK/F_SETLKW and the OFD forms: 0, -EAGAIN (a conflict, not waiting), -EDEADLK,
+    -ERESTARTSYS, -ENOLCK."""
     if type != F_UNLCK:
-        while find_conflict(i, owner, kind, type, start, end) != NULL:
+        while True:
+            c = find_conflict(i, owner, kind, type, start, end)
+            if c == NULL:
+                break
             if not wait:
                 return -EAGAIN
+            slot: i64 = -1
+            if kind == FL_POSIX and c.kind == FL_POSIX:
+                if deadlock(owner, c.owner):
+                    return -EDEADLK
+                for k in range(MAX_BLOCKED):
+                    if blocked[k].owner == 0:
+                        blocked[k].owner = owner
+                        blocked[k].blocker = c.owner
+                        slot = k
+                        break
             r = wait_turn(t)
+            if slot >= 0:
+                blocked[slot].owner = 0
+                blocked[slot].blocker = 0
             if r < 0:
                 return r
     return apply(i, owner, pid, kind, type, start, end)

@@ -47,7 +47,7 @@ def register_all() -> None:
     register(n.SYS_dup2, sys_fd.sys_dup2, S, b"")
     register(n.SYS_dup3, sys_fd.sys_dup3, S, b"")
     register(n.SYS_fcntl, sys_fd.sys_fcntl, P,
-             b"no F_SETOWN, leases or EDEADLK; F_SETPIPE_SZ up to 1 MiB (EPERM past)")
+             b"no F_SETOWN, F_NOTIFY or leases; F_SETPIPE_SZ up to 1 MiB (EPERM past)")
     register(n.SYS_flock, sys_fd.sys_flock, S, b"")
     register(n.SYS_memfd_create, sys_fd.sys_memfd_create, P, b"no MFD_HUGETLB (EINVAL); seals kept and enforced")
     # ---- paths (sys_path.py): walked in the kernel through the dentry cache

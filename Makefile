@@ -3,9 +3,9 @@ PY      ?= python3
 VENV    := .venv
 VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-APT_PKGS := gcc musl-tools busybox-static linux-libc-dev make perl git sqlite3 xz-utils
+APT_PKGS := gcc musl-tools busybox-static linux-libc-dev make perl git sqlite3 xz-utils libpython3.11-testsuite
 
-.PHONY: setup kernel test demo bench lint clean deb-packages userland
+.PHONY: setup kernel test demo bench compat lint clean deb-packages userland
 
 setup: $(STAMP)
 
@@ -25,7 +25,7 @@ deb-packages:
 kernel: setup
 	$(VENV)/bin/qkc build -o build/kernel.elf
 
-test: setup
+test: setup deb-packages
 	$(VPY) -m pytest
 
 # The main job: build the kernel, boot it in a VM (pvm/kvm when /dev/kvm works, unicorn otherwise)
@@ -45,6 +45,12 @@ bench: setup
 			|| echo "bench: could not install$$missing; those peers show as n/a"; \
 	fi
 	$(VPY) -m bench
+
+# The long compatibility run: CPython's regression modules natively and in the sandbox, every
+# test's outcome compared (the short piece is in `make test`: tests/userland/test_cpython_suite.py)
+compat: setup deb-packages kernel
+	$(VPY) tests/userland/cpython_suite.py --platform auto --out build/compat-cpython.md
+	@echo "compat: report in build/compat-cpython.md"
 
 # The userland test corpus: each userland_tests/NAME.c built three times: static into
 # build/userland/glibc/NAME (gcc) and build/userland/musl/NAME (musl-gcc), and dynamically

@@ -257,6 +257,60 @@ bp_stub_flat:
 3:  jmp isr_stubs + 3 * 16
     .size bp_stub_flat, .-bp_stub_flat
 
+# timer_stub_flat  flat mode's timer gate (CPL 0, on IST1): EOI and the tick counted here in a
+#                  dozen emulated instructions. A tick that interrupted the program is bounced
+#                  to irq_entry_flat at CPL 3 (as pf_stub_flat bounces faults), where the
+#                  scheduler may switch tasks; one that interrupted the kernel (CPL 0, or the
+#                  CPL 3 kernel in the upper half) is only counted: that kernel is not
+#                  reentrant, and its next preemption point looks at the time.
+    .globl timer_stub_flat
+    .type timer_stub_flat,@function
+    .balign 16
+timer_stub_flat:
+    pushq %rax
+    pushq %rcx
+    pushq %rdx
+    movl $0x80B, %ecx          # MSR_X2APIC_EOI
+    xorl %eax, %eax
+    xorl %edx, %edx
+    wrmsr
+    incq qkernel.arch.trap.ticks(%rip)
+    testb $3, 32(%rsp)         # the interrupted cs (rdx, rcx, rax, then rip, cs, rflags, rsp, ss)
+    jz 1f
+    movq 24(%rsp), %rax
+    shrq $47, %rax
+    jnz 1f
+    movq 24(%rsp), %rax
+    movq %rax, irq_rip(%rip)
+    movq 40(%rsp), %rax
+    movq %rax, irq_rflags(%rip)
+    movq 48(%rsp), %rax
+    movq %rax, irq_rsp(%rip)
+    leaq irq_entry_flat(%rip), %rax
+    movq %rax, 24(%rsp)
+    movq qkernel.arch.percpu.stack_top(%rip), %rax  # the current task's kernel stack
+    movq %rax, 48(%rsp)
+1:  popq %rdx
+    popq %rcx
+    popq %rax
+    iretq
+    .size timer_stub_flat, .-timer_stub_flat
+
+# irq_entry_flat  (CPL 3, on the current task's kernel stack) builds a TrapFrame with vector
+#                 IRQ_MARK (0x400) from timer_stub_flat's stash and goes the way of a fault.
+    .globl irq_entry_flat
+    .type irq_entry_flat,@function
+irq_entry_flat:
+    pushq $0x1b
+    pushq irq_rsp(%rip)
+    pushq irq_rflags(%rip)
+    pushq $0x23
+    pushq irq_rip(%rip)
+    pushq $0
+    pushq $0x400
+    jmp flat_common
+    .size irq_entry_flat, .-irq_entry_flat
+
 # pf_entry_flat  (CPL 3, on the syscall stack, every register the program's) builds a TrapFrame
 #                with vector PF_MARK (0x300) from the stash, calls trap_dispatch, and returns to
 #                the program with every register restored (rip through memory: no scratch).
@@ -308,6 +362,12 @@ pf_rip:
 pf_rflags:
     .quad 0
 pf_rsp:
+    .quad 0
+irq_rip:
+    .quad 0
+irq_rflags:
+    .quad 0
+irq_rsp:
     .quad 0
 flat_return_rip:
     .quad 0

@@ -3,21 +3,24 @@
 Creates the first Process and Task (pid 1, the sandbox's init), its standard streams, the
 mounts and working directory, and the scheduler, then runs the program through the one execve
 path (qkernel/syscalls/sys_exec.py: the kernel's path walk, `#!` scripts, the ELF loader, the
-stack with argv/envp/auxv) and enters ring 3. Failures are reported as a shell would (126 for
-"cannot execute", 127 for "not found"), on stderr, with the reason.
+stack with argv/envp/auxv) and enters ring 3. A name without a slash is searched for in the
+PATH of the program's own environment (the default execvp(3) uses when there is none), here in
+the guest, as a shell does: the first regular file with an execute bit wins, and AT_EXECFN is the
+path found. Failures are reported as a shell would (126 for "cannot execute" and "Permission
+denied", 127 for "not found" and "command not found"), on stderr, with the reason.
 """
 
 from __future__ import annotations
 
 from qkernel import qcall
 from qkernel.abi import ARGS_MAX, ARGS_PHYS, BOOT_STRACE, MODE_FLAT, BootParams
-from qkernel.arch import gdt, idt, syscall, trap
+from qkernel.arch import gdt, idt, lapic, syscall, trap
 from qkernel.arch.frame import TrapFrame
-from qkernel.dialect import NULL, Final, addr_of, cast, i64, memcpy, ptr, u8, u64
+from qkernel.dialect import NULL, Final, addr_of, cast, i64, memcpy, ptr, u8, u32, u64
 from qkernel.fs import console, fdtable, filemap, namei, node, vfs
 from qkernel.lib import fmt
 from qkernel.linux import errno
-from qkernel.linux.errno import EACCES, ENOENT, ENOMEM
+from qkernel.linux.errno import E2BIG, EACCES, ENOENT, ENOMEM
 from qkernel.linux.time import CLOCK_MONOTONIC
 from qkernel.loader import elf, stack
 from qkernel.mm import fault, vdso, vma
@@ -26,6 +29,7 @@ from qkernel.syscalls import entry, register, sys_exec, sys_time
 from qkernel.task import clock, family, hostio, sched, task, timers
 from qkernel.task.process import Process
 
+DEFAULT_PATH: ptr[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 EXIT_CANNOT_EXECUTE: Final = 126
 EXIT_NOT_FOUND: Final = 127
 
@@ -84,6 +88,72 @@ def report(path: ptr[u8], err: i64, w: ptr[sys_exec.ExecWork]) -> None:
     fail(path, err, errno_text(err), EXIT_CANNOT_EXECUTE)
 
 
+def env_path(block: ptr[u8], n: u64, argc: u64, envc: u64) -> ptr[u8]:
+    """The value of PATH in the boot block's environment, or DEFAULT_PATH."""
+    off = stack.find_nul(block, n) + 1               # past the exe string
+    k: u64 = 0
+    while k < argc + envc and off < n:
+        s = block + off
+        left = n - off
+        if k >= argc and left > 5 and s[0] == 80 and s[1] == 65 and s[2] == 84 and s[3] == 72 and s[4] == 61:
+            return s + 5                              # "PATH="
+        off += stack.find_nul(s, left) + 1
+        k += 1
+    return DEFAULT_PATH
+
+
+def search_path(t: ptr[task.Task], w: ptr[sys_exec.ExecWork], name: ptr[u8], n: u64, path: ptr[u8]) -> i64:
+    """w.cur = the first DIR/name along `path` (":"-separated; an empty entry is the working
+    directory) that is a regular file with an execute bit: 0; else -EACCES when one was a file
+    without one, -ENOENT when none was there."""
+    begin: namei.Path = namei.Path()
+    namei.cwd(t, addr_of(begin))
+    seen_noexec = False
+    i: u64 = 0
+    while True:
+        j = i
+        while path[j] != 0 and path[j] != 58:      # ':'
+            j += 1
+        dl = j - i
+        if dl + 1 + n < 4096:
+            m: u64 = 0
+            if dl > 0:
+                memcpy(addr_of(w.cur[0]), path + i, dl)
+                m = dl
+                if w.cur[m - 1] != 47:
+                    w.cur[m] = 47                   # '/'
+                    m += 1
+            memcpy(addr_of(w.cur[m]), name, n)
+            w.cur[m + n] = 0
+            memcpy(t.scratch + namei.WALK_A, addr_of(w.cur[0]), m + n)
+            if namei.walk(t, addr_of(begin), t.scratch + namei.WALK_A, m + n, namei.LOOKUP_FOLLOW,
+                          addr_of(w.nd)) == 0:
+                mode = u64(w.nd.path.d.inode.st.st_mode)
+                if mode & 0o170000 == 0o100000:
+                    if mode & 0o111 != 0:
+                        return 0
+                    seen_noexec = True
+        if path[j] == 0:
+            break
+        i = j + 1
+    return -EACCES if seen_noexec else -ENOENT
+
+
+def found_block(b: ptr[sys_exec.ArgBlock], w: ptr[sys_exec.ExecWork], block: ptr[u8], n: u64,
+                old_len: u64) -> i64:
+    """b: the boot block with its first string (the name) replaced by the path found, w.cur."""
+    r = sys_exec.new_block(b)
+    if r < 0:
+        return r
+    r = sys_exec.put_str(b, addr_of(w.cur[0]), stack.find_nul(addr_of(w.cur[0]), 4096))
+    rest = n - (old_len + 1)
+    if r < 0 or b.len + rest > b.cap:
+        return -E2BIG
+    memcpy(b.buf + b.len, block + old_len + 1, rest)
+    b.len += rest
+    return 0
+
+
 def run_program(bp: ptr[BootParams]) -> None:
     """Runs the program the boot parameters name; does not return."""
     block = cast(ptr[u8], va(ARGS_PHYS))
@@ -108,10 +178,12 @@ def run_program(bp: ptr[BootParams]) -> None:
     entry.strace = bp.flags & BOOT_STRACE != 0
     trap.syscall_hook = entry.syscall_trap
     trap.user_fault_hook = entry.user_fault
+    trap.user_tick_hook = entry.user_tick
     flat = bp.mode == MODE_FLAT
     if flat:
         gdt.allow_qcall_port()
         idt.use_flat_page_faults()
+        idt.use_flat_timer()
     syscall.init(t.kstack_top, flat)
     sched.timer_hook = timers.check_all
     fault.file_fill = filemap.fill
@@ -128,13 +200,31 @@ def run_program(bp: ptr[BootParams]) -> None:
     b.buf = block                  # the boot block (npages 0: not exec's to free)
     b.len = bp.args_len
     b.cap = ARGS_MAX
+    slash = False
+    for k in range(path_len):
+        if block[k] == 47:
+            slash = True
+    if not slash:
+        r = search_path(t, w, block, path_len, env_path(block, bp.args_len, bp.argc, bp.envc))
+        if r == -ENOENT:
+            fail(block, r, b"command not found", EXIT_NOT_FOUND)
+        if r < 0:
+            fail(block, r, errno_text(r), EXIT_CANNOT_EXECUTE)
+        r = found_block(addr_of(b), w, block, bp.args_len, path_len)
+        if r < 0:
+            fail(block, r, errno_text(r), EXIT_CANNOT_EXECUTE)
     b.argc = bp.argc
     b.envc = bp.envc
     t.frame = addr_of(first_frame)
-    r = sys_exec.exec_file(t, w, addr_of(namei.root), addr_of(b), True, NULL, False)
+    here: namei.Path = namei.Path()
+    namei.cwd(t, addr_of(here))    # a relative name is the working directory's, as execve's
+    r = sys_exec.exec_file(t, w, addr_of(here), addr_of(b), True, NULL, False)
     if r < 0:
         report(block, r, w)
     sys_exec.free_work(w)
+    sys_exec.free_pages(b.buf, b.npages)
+    if lapic.init():               # the scheduler's tick: preempts a program that makes no system call
+        lapic.start_timer(trap.VEC_TIMER, u32(sched.TICK_NS))   # the APIC bus counts nanoseconds (KVM's 1 GHz)
     syscall.enter_user(first_frame.rip, first_frame.rsp)
 
 
@@ -196,6 +286,8 @@ def start_scheduler(p: ptr[Process], t: ptr[task.Task]) -> None:
         fail(b"pyquark", -ENOMEM, b"out of memory creating the idle task", EXIT_CANNOT_EXECUTE)
     sched.init(idle_task)
     sched.make_kthread(idle_task, idle_main, 0)
+    if clock.tsc_ok:    # slices by the TSC at each return to the program (no timer is armed)
+        sched.slice_cycles = clock.sync_cycles * sched.SLICE_NS // clock.SYNC_NS
     task.switch_in(t)
     trap.tick_hook = sched.tick
     hostio.init()  # blocking host calls park tasks from now on (or stay synchronous if refused)

@@ -63,25 +63,6 @@ def cmd_boot(args: argparse.Namespace) -> int:
     return res.status
 
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-def resolve_program(name: str, root: str, env: list[str]) -> str | None:
-    """The path inside `root` that PROGRAM names: as given when it has a slash, else the first
-    PATH entry (the guest environment's PATH) holding a regular executable file."""
-    if "/" in name:
-        return name
-    path = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
-    for d in path.split(":"):
-        candidate = f"{d.rstrip('/') or ''}/{name}" if d else name
-        host = os.path.join(root, candidate.lstrip("/"))
-        # a host-side existence check for the launcher's PATH search; the kernel opens the file
-        # itself, confined to the root, so a symlink escaping the root here cannot be used
-        if os.path.isfile(host) and os.access(host, os.X_OK):
-            return candidate if candidate.startswith("/") else "/" + candidate
-    return None
-
-
 def parse_mount(spec: str) -> tuple[str, str, bool]:
     """`HOST:GUEST[:ro|rw]` -> (absolute host directory, normalised guest path, rw); ValueError
     with the reason (a host path with ":" cannot be given)."""
@@ -129,15 +110,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         key = kv.split("=", 1)[0]
         env = [e for e in env if e.split("=", 1)[0] != key] + [kv]
     program, *rest = args.command
-    exe = resolve_program(program, root, env)
-    if exe is None:
-        print(f"qvisor run: {program}: command not found in the root's PATH", file=sys.stderr)
-        return 127
+    # the kernel finds a bare name along the environment's PATH and a relative one from the
+    # working directory, in the guest (qkernel/exec.py), as a shell and execve would
+    exe = program
     cwd = os.getcwd()
     if not os.path.isdir(os.path.join(root, cwd.lstrip("/"))):
         cwd = "/"
-    if not exe.startswith("/"):  # relative to the working directory, as execve resolves it
-        exe = os.path.normpath(os.path.join(cwd, exe))
     flags = K.BOOT_STRACE if args.strace else 0
     try:
         res = run_kernel(Path(args.kernel), platform=args.platform, mem_size=args.memory, flags=flags,

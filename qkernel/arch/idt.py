@@ -48,6 +48,13 @@ def use_flat_page_faults() -> None:
     set_gate(3, asm("leaq bp_stub_flat(%rip), $0", "=r"), GATE_USER)
 
 
+def use_flat_timer() -> None:
+    """Flat mode: the timer to boot/entry.S timer_stub_flat, which bounces a tick that interrupted
+    the program to CPL 3 (the scheduler then runs natively) and only counts one that interrupted
+    the kernel."""
+    set_gate(32, asm("leaq timer_stub_flat(%rip), $0", "=r"), GATE_INTERRUPT)
+
+
 def init() -> None:
     base = stubs_address()
     for v in range(256):

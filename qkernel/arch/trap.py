@@ -21,6 +21,7 @@ VEC_TIMER: Final = 32
 VEC_SPURIOUS: Final = 255
 SYSCALL_MARK: Final = 0x200  # boot/entry.S syscall_entry's "vector"
 PF_MARK: Final = 0x300       # boot/entry.S pf_entry_flat's: a program's #PF, bounced to CPL 3
+IRQ_MARK: Final = 0x400      # boot/entry.S irq_entry_flat's: a timer tick that interrupted the program
 PF_USER_FETCH: Final = 0x14  # #PF error code bits: user mode (U) | instruction fetch (I/D)
 RFLAGS_IF: Final = 0x200
 RFLAGS_USER_MASK: Final = 0x0DD5  # CF PF AF ZF SF TF DF OF: what a user may keep in rflags
@@ -42,6 +43,9 @@ ticks: u64 = 0
 syscall_hook: fn[[ptr[TrapFrame]], None] = NULL     # set by qkernel.process when a program runs
 user_fault_hook: fn[[ptr[TrapFrame], u64], None] = NULL
 tick_hook: fn[[], None] = NULL                      # the scheduler's timer tick, once tasks exist
+# A tick that interrupted the program: the scheduler may switch, signals are delivered (set by
+# qkernel/exec.py to syscalls/entry.py's user_tick; the tick itself was counted).
+user_tick_hook: fn[[ptr[TrapFrame]], None] = NULL
 
 
 @export("trap_dispatch")
@@ -52,6 +56,10 @@ def trap_dispatch(frame: ptr[TrapFrame]) -> None:
         return
     if frame.vector == PF_MARK:
         user_fault_hook(frame, VEC_PF)
+        return
+    if frame.vector == IRQ_MARK:          # flat mode: timer_stub_flat counted it and sent EOI
+        if user_tick_hook != NULL:
+            user_tick_hook(frame)
         return
     vector = frame.vector & 0xFF
     if frame.cs & 3 == 3 and syscall_hook != NULL:
@@ -75,7 +83,9 @@ def trap_dispatch(frame: ptr[TrapFrame]) -> None:
     if vector == VEC_TIMER:
         ticks += 1
         lapic.eoi()
-        if tick_hook != NULL:
+        if frame.cs & 3 == 3 and frame.rip < KERNEL_BASE and user_tick_hook != NULL:
+            user_tick_hook(frame)   # it interrupted the program: the scheduler may switch now
+        elif tick_hook != NULL:
             tick_hook()  # may ask for a switch; it happens at the next preemption point
         return
     if vector == VEC_SPURIOUS:

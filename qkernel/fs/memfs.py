@@ -34,7 +34,7 @@ from qkernel.linux.fcntl import (F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK
 from qkernel.linux.stat import S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, Stat
 from qkernel.linux.uio import DIRENT64_NAME, Dirent64
 from qkernel.mm.uaccess import copy_to_user, range_ok
-from qkernel.task import clock, sched
+from qkernel.task import clock
 from qkernel.task.task import Task
 
 DOT_ENTRIES: Final = 2
@@ -44,18 +44,10 @@ LIST_OUT: Final = 24576         # scratch: the records for the user (LIST_ROOM b
 LIST_ROOM: Final = 32768
 ROOT_DEV: Final = 0x2F          # st_dev of in-memory files (major 0: anonymous, as tmpfs)
 
-clock_tick: u64 = 0xFFFF_FFFF_FFFF_FFFF
-clock_ns: i64 = 0
-
-
 def now() -> i64:
-    """File times: the host's realtime clock, read at most once per timer tick (coarse, as
-    Linux's current_time())."""
-    global clock_tick, clock_ns
-    if sched.ticks != clock_tick:
-        clock_tick = sched.ticks
-        clock_ns = i64(clock.real_ns())
-    return clock_ns
+    """File times: CLOCK_REALTIME (the kernel's TSC clock: no host call). Linux's are coarser
+    (current_time(): the last tick); this one is never behind a clock_gettime made before."""
+    return i64(clock.real_ns())
 
 
 def stamp(st: ptr[Stat], access: bool, modify: bool) -> None:

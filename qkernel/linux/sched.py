@@ -35,6 +35,12 @@ SCHED_FIFO: Final = 1
 SCHED_RR: Final = 2
 SCHED_BATCH: Final = 3
 SCHED_IDLE: Final = 5
+SCHED_RESET_ON_FORK: Final = 0x4000_0000
+
+# <sys/resource.h>: getpriority/setpriority's `which`
+PRIO_PROCESS: Final = 0
+PRIO_PGRP: Final = 1
+PRIO_USER: Final = 2
 
 # <sys/wait.h>: wait4/waitid options and waitid's id types
 WNOHANG: Final = 1

@@ -18,6 +18,7 @@ CLOCK_TAI: Final = 11
 TIMER_ABSTIME: Final = 1
 NSEC_PER_SEC: Final = 1000000000
 NSEC_PER_USEC: Final = 1000
+NSEC_PER_TICK: Final = 10_000_000     # one clock tick (CLK_TCK 100: times(2), /proc/PID/stat)
 ITIMER_REAL: Final = 0
 ITIMER_VIRTUAL: Final = 1
 ITIMER_PROF: Final = 2
@@ -33,6 +34,15 @@ class Timespec:
 class Timeval:
     tv_sec: i64
     tv_usec: i64
+
+
+@struct
+class Tms:
+    """times(2), in clock ticks."""
+    tms_utime: i64
+    tms_stime: i64
+    tms_cutime: i64
+    tms_cstime: i64
 
 
 @struct

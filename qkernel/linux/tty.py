@@ -17,6 +17,7 @@ FIONREAD: Final = 0x541B
 FIONBIO: Final = 0x5421
 FIOCLEX: Final = 0x5451
 FIONCLEX: Final = 0x5450
+FIOASYNC: Final = 0x5452
 NCCS: Final = 19
 
 

@@ -22,7 +22,7 @@ from qkernel.mm import fault, vma
 from qkernel.syscalls import sys_signal, table
 from qkernel.syscalls.sys_wait import exit_process
 from qkernel.syscalls.table import STATUS_SUPPORTED, SyscallArgs
-from qkernel.task import sched, signals, task, timers
+from qkernel.task import cputime, sched, signals, task, timers
 
 VEC_PF: Final = 14
 PF_WRITE: Final = 2
@@ -77,6 +77,7 @@ def syscall_trap(frame: ptr[TrapFrame]) -> None:
     back in rax. A restart (no signal delivery exists yet to turn one into EINTR) re-executes
     the `syscall` instruction with the original rax."""
     t = task.current
+    cputime.enter(t)
     t.frame = frame
     args: SyscallArgs = SyscallArgs()
     args.nr = frame.rax
@@ -100,12 +101,35 @@ def syscall_trap(frame: ptr[TrapFrame]) -> None:
         timers.check(t)
     if signals.has_work(t):
         sys_signal.deliver(t, frame, result)
+    cputime.leave(t)
+
+
+def user_tick(frame: ptr[TrapFrame]) -> None:
+    """A timer tick that interrupted the program: the scheduler's tick, a switch when the slice
+    is used up and another task waits (a program that never makes a system call is preempted
+    here), then the signals due, as at a system call's return."""
+    t = task.current
+    cputime.enter(t)
+    t.frame = frame
+    sched.tick()
+    sched.preempt_point()
+    if t.process.itimer_deadline != 0:
+        timers.check(t)
+    if signals.has_work(t):
+        sys_signal.deliver(t, frame, 0)
+    cputime.leave(t)
 
 
 def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:
     """A fault in the program: a page fault the address space can serve (stack growth, pages
     not populated yet) resumes it; otherwise the signal Linux would send, and with no handler
     yet, the process's death by it (SIGKILL when memory is exhausted, as the OOM killer)."""
+    cputime.enter(task.current)
+    fault_in_program(frame, vector)
+    cputime.leave(task.current)
+
+
+def fault_in_program(frame: ptr[TrapFrame], vector: u64) -> None:
     t = task.current
     addr = trap.fault_address()
     if vector == VEC_PF:

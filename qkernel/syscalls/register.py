@@ -12,7 +12,7 @@ from qkernel.dialect import NULL, u8
 from qkernel.linux import sysno as n
 from qkernel.syscalls import (sys_attr, sys_clone, sys_cred, sys_dir, sys_event, sys_fd, sys_info, sys_io, sys_mm,
                               sys_path, sys_exec, sys_futex, sys_pipe, sys_poll, sys_signal, sys_sigwait,
-                              sys_statfs, sys_time, sys_wait, sys_xattr)
+                              sys_sched, sys_statfs, sys_time, sys_wait, sys_xattr)
 from qkernel.syscalls import sys_process as p
 from qkernel.syscalls.table import STATUS_ENOSYS, STATUS_PARTIAL, STATUS_SUPPORTED, register
 
@@ -191,23 +191,36 @@ def register_all() -> None:
     register(n.SYS_prctl, p.sys_prctl, P, b"PR_SET_NAME and PR_GET_NAME")
     register(n.SYS_uname, p.sys_uname, S, b"")
     register(n.SYS_umask, p.sys_umask, S, b"")
-    register(n.SYS_sched_yield, p.sys_sched_yield, S, b"")
-    register(n.SYS_sched_getaffinity, p.sys_sched_getaffinity, S, b"")
-    register(n.SYS_sched_getparam, p.sys_sched_getparam, S, b"")
-    register(n.SYS_sched_getscheduler, p.sys_sched_getscheduler, S, b"")
-    register(n.SYS_getcpu, p.sys_getcpu, S, b"")
+    # ---- the scheduler (sys_sched.py)
+    register(n.SYS_sched_yield, sys_sched.sys_sched_yield, S, b"")
+    register(n.SYS_sched_getaffinity, sys_sched.sys_sched_getaffinity, S, b"one CPU")
+    register(n.SYS_sched_setaffinity, sys_sched.sys_sched_setaffinity, S, b"one CPU: a mask must hold CPU 0")
+    register(n.SYS_sched_getparam, sys_sched.sys_sched_getparam, S, b"")
+    register(n.SYS_sched_setparam, sys_sched.sys_sched_setparam, P, b"kept and reported; one FIFO run queue")
+    register(n.SYS_sched_getscheduler, sys_sched.sys_sched_getscheduler, S, b"")
+    register(n.SYS_sched_setscheduler, sys_sched.sys_sched_setscheduler, P, b"kept and reported; one FIFO run queue")
+    register(n.SYS_sched_get_priority_max, sys_sched.sys_sched_get_priority_max, S, b"")
+    register(n.SYS_sched_get_priority_min, sys_sched.sys_sched_get_priority_min, S, b"")
+    register(n.SYS_sched_rr_get_interval, sys_sched.sys_sched_rr_get_interval, S, b"")
+    register(n.SYS_getpriority, sys_sched.sys_getpriority, S, b"")
+    register(n.SYS_setpriority, sys_sched.sys_setpriority, P, b"nice kept and reported; equal time slices")
+    register(n.SYS_getcpu, sys_sched.sys_getcpu, S, b"")
     # ---- time (sys_time.py)
     register(n.SYS_clock_gettime, sys_time.sys_clock_gettime, S, b"")
     register(n.SYS_gettimeofday, sys_time.sys_gettimeofday, S, b"")
     register(n.SYS_time, sys_time.sys_time, S, b"")
     register(n.SYS_clock_getres, sys_time.sys_clock_getres, S, b"")
+    register(n.SYS_clock_settime, sys_time.sys_clock_settime, P, b"EPERM: the sandbox does not set the host's clock")
+    register(n.SYS_settimeofday, sys_time.sys_settimeofday, P, b"EPERM: the sandbox does not set the host's clock")
     register(n.SYS_nanosleep, sys_time.sys_nanosleep, S, b"")
     register(n.SYS_clock_nanosleep, sys_time.sys_clock_nanosleep, P,
              b"TIMER_ABSTIME sleeps end on CLOCK_MONOTONIC time")
     register(n.SYS_alarm, sys_time.sys_alarm, S, b"")
-    register(n.SYS_setitimer, sys_time.sys_setitimer, P, b"ITIMER_REAL only fires; SIGALRM may come up to 50 ms late")
-    register(n.SYS_getitimer, sys_time.sys_getitimer, P, b"ITIMER_VIRTUAL and ITIMER_PROF read as disarmed")
-    register(n.SYS_getrusage, sys_time.sys_getrusage, P, b"user time only")
+    register(n.SYS_setitimer, sys_time.sys_setitimer, P,
+             b"SIGALRM may come up to 50 ms late; SIGVTALRM/SIGPROF at the next kernel entry")
+    register(n.SYS_getitimer, sys_time.sys_getitimer, S, b"")
+    register(n.SYS_getrusage, sys_time.sys_getrusage, P, b"user and system time; the other fields 0")
+    register(n.SYS_times, sys_time.sys_times, S, b"")
     # ---- information and limits (sys_info.py)
     register(n.SYS_sysinfo, sys_info.sys_sysinfo, P, b"memory and procs; no loads or uptime")
     register(n.SYS_getrandom, sys_info.sys_getrandom, S, b"")

@@ -85,6 +85,16 @@ def setup_task(ct: ptr[Task], t: ptr[Task], flags: u64, sp: u64, ptid: u64, ctid
     words (CHILD_SETTID is written where the child's memory is the caller's: CLONE_VM)."""
     child_frame(ct, t.frame, sp)
     ct.sigmask = t.sigmask
+    ct.nice = t.nice
+    ct.policy = t.policy
+    ct.rt_priority = t.rt_priority
+    if t.sched_reset_on_fork:      # SCHED_RESET_ON_FORK: the child starts as SCHED_OTHER, nice >= 0
+        ct.policy = 0
+        ct.rt_priority = 0
+        if ct.nice < 0:
+            ct.nice = 0
+    else:
+        ct.sched_reset_on_fork = False
     ct.fs_base = tls if flags & CLONE_SETTLS != 0 else t.fs_base
     if flags & CLONE_CHILD_CLEARTID != 0:
         ct.clear_child_tid = ctid

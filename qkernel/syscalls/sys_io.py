@@ -8,13 +8,14 @@ qkernel/fs/xfer.py); a NULL operation gives the Linux error for it.
 
 from __future__ import annotations
 
-from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, ptr, sizeof, u8, u64
+from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, ptr, sizeof, u8, u32, u64
 from qkernel.fs import fdtable, pipe, xfer
 from qkernel.fs.node import File
 from qkernel.linux.errno import EBADF, EFAULT, EFBIG, EINVAL, EISDIR, ENOTDIR, ENOTTY, EOPNOTSUPP, EOVERFLOW, ESPIPE
-from qkernel.linux.fcntl import (O_ACCMODE, O_APPEND, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY, RWF_APPEND,
+from qkernel.linux.fcntl import (O_ACCMODE, O_APPEND, O_ASYNC, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY, RWF_APPEND,
                                  RWF_ATOMIC, RWF_DONTCACHE, RWF_NOAPPEND, RWF_NOWAIT, RWF_SUPPORTED,
                                  SPLICE_F_GIFT, SPLICE_F_MORE, SPLICE_F_MOVE, SPLICE_F_NONBLOCK)
+from qkernel.linux.tty import FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX, FIONREAD
 from qkernel.linux.stat import S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, Stat
 from qkernel.linux.uio import IOV_MAX, Iovec
 from qkernel.mm.uaccess import copy_from_user, copy_to_user, range_ok
@@ -416,13 +417,36 @@ def sys_lseek(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     return f.ops.llseek(f, i64(a.a1), a.a2)
 
 
+def flag_ioctl(f: ptr[File], flag: u64, arg: u64) -> i64:
+    """FIONBIO/FIOASYNC: an int at arg, nonzero sets the status flag, zero clears it."""
+    on: u32 = 0
+    if copy_from_user(cast(ptr[u8], addr_of(on)), arg, 4) != 0:
+        return -EFAULT
+    f.flags = f.flags | flag if on != 0 else f.flags & ~flag
+    return 0
+
+
 def sys_ioctl(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """The requests every file has (Linux's do_vfs_ioctl: FIOCLEX, FIONCLEX, FIONBIO, FIOASYNC;
+    FIONREAD of a regular file: the bytes after the offset), then the file's own ops."""
     f = fdtable.get(t.process, a.a0)
     if f == NULL or f.flags & O_PATH != 0:
         return -EBADF
+    req = a.a1 & 0xFFFF_FFFF
+    if req == FIOCLEX or req == FIONCLEX:
+        fdtable.set_cloexec(t.process, a.a0, req == FIOCLEX)
+        return 0
+    if req == FIONBIO:
+        return flag_ioctl(f, O_NONBLOCK, a.a2)
+    if req == FIOASYNC:
+        return flag_ioctl(f, O_ASYNC, a.a2)       # kept; no SIGIO is sent
+    if req == FIONREAD and u64(f.inode.st.st_mode) & S_IFMT == S_IFREG:
+        size = u64(f.inode.st.st_size)
+        left: u32 = u32((size - f.pos) & 0xFFFF_FFFF)     # an int, negative past the end (Linux's)
+        return copy_to_user(a.a2, cast(ptr[u8], addr_of(left)), 4)
     if f.ops.ioctl == NULL:
         return -ENOTTY
-    return f.ops.ioctl(t, f, a.a1, a.a2)
+    return f.ops.ioctl(t, f, req, a.a2)
 
 
 def stat_file(f: ptr[File], st: ptr[Stat]) -> i64:

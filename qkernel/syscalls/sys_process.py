@@ -5,16 +5,15 @@ sys_cred.py)."""
 from __future__ import annotations
 
 from qkernel.arch import percpu
-from qkernel.dialect import NULL, addr_of, array, cast, i64, ptr, sizeof, u8, u32, u64
+from qkernel.dialect import NULL, addr_of, array, cast, i64, ptr, sizeof, u8, u64
 from qkernel.linux.errno import EFAULT, EINVAL, EPERM, ESRCH
-from qkernel.linux.sched import SCHED_OTHER
 from qkernel.linux.utsname import (ARCH_GET_FS, ARCH_SET_FS, PR_GET_NAME, PR_SET_NAME,
                                    TASK_COMM_LEN, UTS_LEN, Utsname)
 from qkernel.mm.pagetable import USER_TOP
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
 from qkernel.syscalls.table import SyscallArgs
 from qkernel.task.process import PROC_ZOMBIE, Process, set_name
-from qkernel.task import family, sched
+from qkernel.task import family
 from qkernel.task.task import Task
 
 
@@ -98,20 +97,8 @@ def sys_uname(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     return copy_to_user(a.a0, cast(ptr[u8], addr_of(uts)), sizeof(Utsname))
 
 
-def sys_sched_yield(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    sched.schedule()  # to the tail of the run queue; at once back when nothing else is runnable
-    return 0
 
 
-def sys_sched_getaffinity(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    """One CPU: bit 0. Returns the bytes written (8, Linux's cpumask size here), like the syscall."""
-    if not _is_self(t, a.a0):
-        return -ESRCH
-    if a.a1 < 8:
-        return -EINVAL
-    one: u64 = 1
-    r = copy_to_user(a.a2, cast(ptr[u8], addr_of(one)), 8)
-    return r if r < 0 else 8
 
 
 def sys_getpgrp(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
@@ -188,24 +175,3 @@ def sys_umask(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     t.process.umask = a.a0 & 0o777
     return i64(old)
 
-
-def sys_getcpu(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    zero: u32 = 0
-    if a.a0 != 0 and copy_to_user(a.a0, cast(ptr[u8], addr_of(zero)), 4) != 0:
-        return -EFAULT
-    if a.a1 != 0 and copy_to_user(a.a1, cast(ptr[u8], addr_of(zero)), 4) != 0:
-        return -EFAULT
-    return 0
-
-
-def sys_sched_getscheduler(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    if not _is_self(t, a.a0):
-        return -ESRCH
-    return SCHED_OTHER
-
-
-def sys_sched_getparam(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
-    if not _is_self(t, a.a0):
-        return -ESRCH
-    prio: u32 = 0
-    return copy_to_user(a.a1, cast(ptr[u8], addr_of(prio)), 4)

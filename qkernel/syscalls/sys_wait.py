@@ -28,7 +28,7 @@ from qkernel.mm import pagetable, vma
 from qkernel.mm.uaccess import copy_to_user
 from qkernel.syscalls import sys_futex
 from qkernel.syscalls.table import SyscallArgs
-from qkernel.task import family, sched, signals, task
+from qkernel.task import cputime, family, sched, signals, task
 from qkernel.task.process import JOB_REPORT_CONT, JOB_REPORT_STOP, PROC_ZOMBIE, Process
 from qkernel.task.task import TASK_ZOMBIE, Task
 
@@ -253,6 +253,7 @@ def sys_wait4(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
         return -EFAULT
     cpid = c.pid
     if r == FOUND_EXITED:
+        cputime.reaped(t.process, c)
         family.reap(t.process, c)
     return i64(cpid)
 
@@ -291,5 +292,6 @@ def sys_waitid(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     if put_rusage(a.a4) != 0:
         return -EFAULT
     if r == FOUND_EXITED and options & WNOWAIT == 0:
+        cputime.reaped(t.process, c)
         family.reap(t.process, c)
     return 0

@@ -61,6 +61,7 @@ def init() -> bool:
     sqes = cast(ptr[RingSqe], va(phys) + RING_SQ_OFFSET)
     cqes = cast(ptr[RingCqe], va(phys) + RING_SQ_OFFSET + RING_ENTRIES * RING_SQE_SIZE)
     sched.idle_hook = idle_wait
+    sched.poll_hook = poll
     return True
 
 

@@ -85,6 +85,14 @@ class Process:
     group_exit: u64               # 1 once exit_group or a fatal signal ends every thread
     itimer_deadline: u64          # ITIMER_REAL: CLOCK_MONOTONIC ns of the next SIGALRM (0: off)
     itimer_interval: u64          # and its period (0: one shot)
+    vtimer_deadline: u64          # ITIMER_VIRTUAL: user-time ns of the next SIGVTALRM (0: off)
+    vtimer_interval: u64
+    ptimer_deadline: u64          # ITIMER_PROF: user+system ns of the next SIGPROF (0: off)
+    ptimer_interval: u64
+    utime_cycles: u64             # the CPU time of its threads, ended ones too (cputime.py)
+    stime_cycles: u64
+    cutime_ns: u64                # reaped children's (and theirs): RUSAGE_CHILDREN, times()
+    cstime_ns: u64
     jobctl: u64                   # JOB_*: stopped, and what its parent's waits have yet to see
     stop_sig: u64                 # the signal that stopped it
 

@@ -1,8 +1,10 @@
 """The scheduler: a run queue, context switches, wait queues with timeouts, a time slice driven
 by the timer tick, and the idle loop.
 
-One vCPU today: the run queue, `ticks` and `need_resched` are per-CPU state (a second vCPU gets
-its own and a lock on wait queues). The running task is not on the run queue; `schedule()` puts
+One vCPU today: the run queue, `ticks`, `need_resched` and the slice's start are per-CPU state
+(a second vCPU gets its own and a lock on wait queues). The slice is charged by the timer's
+tick (`tick`) and, since no timer is armed while programs run, by the TSC at each preemption
+point (`slice_used`). The running task is not on the run queue; `schedule()` puts
 it back if it is still runnable and switches to the queue's head, or to the idle task when
 nothing else can run. Waiting never blocks the vCPU in the host: a task parks on a WaitQueue
 (`sleep_on`), others run, and `wake_one`/`wake_all` or its deadline make it runnable again.
@@ -16,12 +18,15 @@ first frame).
 from __future__ import annotations
 
 from qkernel.arch import fpu
+from qkernel.arch.cpu import rdtsc
 from qkernel.dialect import NULL, Final, addr_of, asm, cast, export, fn, halt, noinline, ptr, u64
 from qkernel.task import task
 from qkernel.task.task import (TASK_NEW, TASK_RUNNING, TASK_SLEEPING, TASK_ZOMBIE, Task,
                                WaitQueue)
 
 SLICE_TICKS: Final = 4        # timer ticks a task runs before it is preempted (at a preemption point)
+TICK_NS: Final = 10_000_000   # the timer's period while programs run (qkernel/exec.py arms it)
+SLICE_NS: Final = 4_000_000   # the same slice by the clock, for when no timer ticks (see preempt_point)
 WAKE_EVENT: Final = 0         # woken by wake_one / wake_all
 WAKE_TIMEOUT: Final = 1       # its deadline passed
 SWITCH_FRAME: Final = 7       # words switch_stacks pushes: resume address + 6 callee-saved registers
@@ -33,11 +38,16 @@ idle: ptr[Task] = NULL        # runs when nothing else can (the boot context)
 ticks: u64 = 0
 need_resched: bool = False
 switches: u64 = 0             # context switches so far (statistics, tests)
+slice_start: u64 = 0          # the TSC when the running task last got the CPU
+slice_cycles: u64 = 0         # SLICE_NS in TSC cycles (set once the clock is known; 0: ticks only)
 # What the idle task does when nothing is runnable, instead of halting (hostio's wait for a
 # host completion: flat mode's CPL 3 kernel cannot hlt)
 idle_hook: fn[[], None] = NULL
 # Looked at by the idle task before it waits (the interval timers: qkernel/task/timers.py)
 timer_hook: fn[[], None] = NULL
+# Takes the host's completions (qkernel/task/hostio.py's poll): run by a task that keeps the CPU
+# past its slice, so that sleepers whose host timer went off wake without the idle task.
+poll_hook: fn[[], u64] = NULL
 
 
 def init(boot: ptr[Task]) -> None:
@@ -105,7 +115,7 @@ def switch_stacks(save: ptr[u64], rsp: u64) -> None:
 def schedule() -> None:
     """Gives the CPU to the next runnable task (the current one goes to the tail if it is still
     runnable); returns when the current task runs again."""
-    global need_resched, switches
+    global need_resched, switches, slice_start
     prev = task.current
     need_resched = False
     if prev.state == TASK_RUNNING and prev != idle:
@@ -113,10 +123,14 @@ def schedule() -> None:
     nxt = dequeue_head()
     if nxt == NULL:
         nxt = idle
+    slice_start = rdtsc()
     if nxt == prev:
         return
     nxt.ticks_left = SLICE_TICKS
     switches += 1
+    if prev != idle:               # its kernel time so far (the idle task's counts for no one)
+        task.charge(prev, False)
+    nxt.acct_stamp = rdtsc()       # nxt's clock starts now
     fpu.fxsave(task.fpu_area(prev))
     fpu.fxrstor(task.fpu_area(nxt))
     task.switch_in(nxt)
@@ -293,9 +307,24 @@ def tick() -> None:
         need_resched = True
 
 
+def slice_used() -> bool:
+    """Whether the running task has had the CPU for SLICE_NS since it got it, by the TSC
+    (False without slice_cycles: then only the tick's slice counts)."""
+    return slice_cycles != 0 and rdtsc() - slice_start >= slice_cycles
+
+
 def preempt_point() -> None:
-    """Where the kernel may switch (the return to user mode, loops that run long)."""
-    if need_resched:
+    """Where the kernel may switch (the return to user mode, loops that run long): when the
+    tick asked for it, or when others are runnable and the running task's slice is used up by
+    the clock. The timer is not armed while programs run, so without the clock a task that
+    never blocks (a thread polling a pipe that stays readable until another thread of the
+    run queue reads it: multiprocessing.Pool) would keep the CPU forever. Past its slice the
+    task also takes the host's completions first: a timed sleeper (a futex wait with a timeout,
+    Python's GIL request) whose host timer went off wakes and gets its turn."""
+    used = slice_used()
+    if used and poll_hook != NULL:
+        poll_hook()
+    if need_resched or (run_head != NULL and used):
         schedule()
 
 

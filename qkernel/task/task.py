@@ -11,8 +11,9 @@ module-level buffer with another task's.
 from __future__ import annotations
 
 from qkernel.arch import fpu, percpu, priv
+from qkernel.arch.cpu import rdtsc
 from qkernel.arch.frame import TrapFrame
-from qkernel.dialect import NULL, Final, addr_of, array, cast, fn, i32, ptr, sizeof, struct, u8, u64
+from qkernel.dialect import NULL, Final, addr_of, array, cast, fn, i32, i64, ptr, sizeof, struct, u8, u64
 from qkernel.mm import kalloc, uaccess, vma
 from qkernel.task.process import Process, init_fields
 
@@ -78,6 +79,13 @@ class Task:
     futex_key: u64             # the word waited on (0: none)
     futex_bitset: u64
     futex_woken: u64
+    nice: i64                  # setpriority (-20 .. 19); the scheduler's policy and priority:
+    policy: u64                # SCHED_* (sys_sched.py; reported, not yet acted on)
+    rt_priority: u64
+    sched_reset_on_fork: bool
+    utime_cycles: u64          # CPU time in the program and in the kernel (TSC cycles: cputime.py)
+    stime_cycles: u64
+    acct_stamp: u64            # the TSC when the current one of the two started
     fpu: array[u8, 528]        # its x87/SSE state while switched out (arch/fpu: 512 bytes at fpu_area())
     kio_base: u64              # the kernel buffer sendfile/copy_file_range move data through
     kio_len: u64               # (uaccess.kernel_io; 0: none)
@@ -143,6 +151,23 @@ def new_task(p: ptr[Process], tid: u64) -> ptr[Task]:
     if tid != 0:
         p.nthreads += 1
     return t
+
+
+def charge(t: ptr[Task], user: bool) -> None:
+    """The TSC cycles since t's last stamp go to its user (or system) time and its process's
+    (qkernel/task/cputime.py reads them); the stamp moves to now."""
+    now = rdtsc()
+    old = t.acct_stamp
+    t.acct_stamp = now
+    if old == 0 or now <= old:
+        return
+    d = now - old
+    if user:
+        t.utime_cycles += d
+        t.process.utime_cycles += d
+    else:
+        t.stime_cycles += d
+        t.process.stime_cycles += d
 
 
 def fpu_area(t: ptr[Task]) -> ptr[u8]:

@@ -67,6 +67,18 @@ def test_timer_slice_preempts_a_spinning_thread(guest):
     assert len(runs) >= 4                              # switched back and forth by the slice
 
 
+def test_clock_slice_preempts_without_a_tick(guest):
+    # no timer while programs run: a thread that never blocks still gives the CPU up at a
+    # preemption point once its slice by the TSC is used (a 1-cycle slice: at every one)
+    m = guest()
+    n = m.call(f"{G}.run_preempt_clock", 1)
+    assert log(m, n) == [1, 2] * 8
+    # without the clock's slice (no TSC clock) and no tick, each runs to completion
+    m = guest()
+    n = m.call(f"{G}.run_preempt_clock", 0)
+    assert log(m, n) == [1] * 8 + [2] * 8
+
+
 def test_running_out_of_memory_refuses_threads_without_crashing(guest):
     m = guest(frames=160)                              # room for only a few 16+64 KiB tasks
     ran = m.call(f"{G}.run_many", 50)

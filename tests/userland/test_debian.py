@@ -34,6 +34,9 @@ CASES = [
      "c = sqlite3.connect(\":memory:\"); print(c.execute(\"select 40 + 2\").fetchone()[0]); "
      "t = threading.Thread(target=print, args=(\"thread\",)); t.start(); t.join(); "
      "print(os.path.isdir(tempfile.mkdtemp()))'"),
+    ("python3-pool", ["python3"],
+     "python3 -c 'import multiprocessing as m; m.set_start_method(\"fork\"); p = m.Pool(2); "
+     "print(p.map(abs, [-1, -2, -3])); print(p.apply(pow, (2, 10))); p.close(); p.join()'"),
     ("coreutils", ["sort", "sha256sum", "stat", "id", "date", "cp", "find"],
      'mkdir -p "$W" && cd "$W" && printf "b\\na\\nc\\n" > f && sort f | tr "\\n" " " && echo && '
      'sha256sum f | cut -c1-16 && stat -c "%s %F" f && cp -a f g && cmp f g && echo copied && '

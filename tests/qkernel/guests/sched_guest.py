@@ -103,6 +103,23 @@ def run_preempt() -> u64:
     return nlog
 
 
+def clock_spinner(arg: u64) -> None:
+    """Runs without yielding and with no timer tick: only the clock's slice switches."""
+    for i in range(8):
+        note(arg)
+        sched.preempt_point()
+
+
+def run_preempt_clock(cycles: u64) -> u64:
+    """Two clock_spinners with a slice of `cycles` TSC cycles (0: no clock slice)."""
+    sched.slice_cycles = cycles
+    if spawn(clock_spinner, 1) == 0 or spawn(clock_spinner, 2) == 0:
+        return 0
+    sched.idle_loop(True)
+    sched.slice_cycles = 0
+    return nlog
+
+
 def run_many(n: u64) -> u64:
     """Spawns until the pools or memory say no: how many threads ran."""
     count: u64 = 0

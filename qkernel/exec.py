@@ -195,6 +195,7 @@ def run_program(bp: ptr[BootParams]) -> None:
     if w == NULL or path_len >= 4096:
         fail(block, -ENOMEM, b"out of memory starting the program", EXIT_CANNOT_EXECUTE)
     memcpy(addr_of(w.cur[0]), block, path_len + 1)
+    memcpy(addr_of(w.fname[0]), block, path_len + 1)
     b: sys_exec.ArgBlock = sys_exec.ArgBlock()
     b.buf = block                  # the boot block (npages 0: not exec's to free)
     b.len = bp.args_len
@@ -217,7 +218,7 @@ def run_program(bp: ptr[BootParams]) -> None:
     t.frame = addr_of(first_frame)
     here: namei.Path = namei.Path()
     namei.cwd(t, addr_of(here))    # a relative name is the working directory's, as execve's
-    r = sys_exec.exec_file(t, w, addr_of(here), addr_of(b), True)
+    r = sys_exec.exec_file(t, w, addr_of(here), addr_of(b), True, NULL, False)
     if r < 0:
         report(block, r, w)
     sys_exec.free_work(w)

@@ -57,6 +57,10 @@ UT_UNUSED static const char *errname(int e) {
     case ENXIO: return "ENXIO";
     case ENOSPC: return "ENOSPC";
     case ENODEV: return "ENODEV";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EFBIG: return "EFBIG";
+    case EDEADLK: return "EDEADLK";
+    case ENOLCK: return "ENOLCK";
     default: snprintf(buf, sizeof buf, "errno%d", e); return buf;
     }
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from qkernel.abi import PAGE_SIZE
 from qkernel.dialect import NULL, Final, cast, i64, memcpy, ptr, u64
+from qkernel.fs import locks
 from qkernel.fs.node import File, fget, fput
 from qkernel.linux.errno import EBADF, EMFILE, ENOMEM
 from qkernel.linux.resource import RLIMIT_NOFILE
@@ -88,6 +89,8 @@ def install_at(p: ptr[Process], fd: u64, f: ptr[File], close_on_exec: bool) -> i
             return r
     old = get(p, fd)
     p.files.table[fd] = u64(f) | (1 if close_on_exec else 0)
+    if old != NULL:
+        locks.posix_close(u64(p), old.inode)
     fput(old)
     return i64(fd)
 
@@ -109,6 +112,7 @@ def close(p: ptr[Process], fd: u64) -> i64:
     if f == NULL:
         return -EBADF
     p.files.table[fd] = 0
+    locks.posix_close(u64(p), f.inode)   # closing any descriptor of a file drops its record locks
     fput(f)
     return 0
 

@@ -33,8 +33,8 @@ from qkernel.dialect import NULL, Final, addr_of, cast, i64, ptr, u8, u64
 from qkernel.fs import memfs, node, pagecache
 from qkernel.fs.anon import ANON_DEV
 from qkernel.fs.node import I_UPPER, MAP_CACHE, MAP_ZERO, File
-from qkernel.linux.errno import EACCES, EBADF, EFAULT, EINVAL, ENODEV, ENOMEM
-from qkernel.linux.fcntl import O_ACCMODE, O_APPEND, O_PATH, O_RDWR, O_WRONLY
+from qkernel.linux.errno import EACCES, EBADF, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM
+from qkernel.linux.fcntl import F_SEAL_FUTURE_WRITE, F_SEAL_WRITE, O_ACCMODE, O_APPEND, O_PATH, O_RDWR, O_WRONLY
 from qkernel.linux.mman import MAP_ANONYMOUS, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_WRITE
 from qkernel.linux.stat import S_IFREG
 from qkernel.mm import mmap
@@ -133,6 +133,10 @@ def do_mmap(t: ptr[Task], f: ptr[File], addr: u64, length: u64, prot: u64, flags
             r = pagecache.copy_up(t, i)
             if r < 0:
                 return r
+        if i.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0:
+            if prot & PROT_WRITE != 0:
+                return -EPERM          # a write-sealed memfd (qkernel/fs/memfd.py)
+            writable = False
         if i.iflags & I_UPPER != 0:
             extra = VM_PAGES | (VM_MAYWRITE if writable else 0)
     if shared and prot & PROT_WRITE != 0 and extra == 0:

@@ -75,6 +75,8 @@ def done(d: ptr[Dentry]) -> None:
 
 
 def h_create(t: ptr[Task], di: ptr[Inode], d: ptr[Dentry], mode: u64) -> i64:
+    if mode & S_IFMT != S_IFREG:
+        return -EPERM                  # the host calls make regular files only (no FIFOs)
     h = dir_handle(t, di)
     if h < 0:
         return h

@@ -22,15 +22,16 @@ from __future__ import annotations
 
 from qkernel import qcall
 from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, memcpy, ptr, u8, u16, u64
-from qkernel.fs import dcache, lower, pagecache
+from qkernel.fs import dcache, lower, pagecache, pipe
 from qkernel.lib import fmt
 from qkernel.fs.namei import FS_BUF, LINK_BUF
 from qkernel.fs.node import (D_LOOKED, D_NEWNAME, D_PINNED, D_WHITEOUT, I_LOWER, I_UPPER, Dentry,
                              File, FileOps, Inode, InodeOps, Mount, generic_llseek, iput,
                              map_cache, new_inode)
-from qkernel.linux.errno import EFAULT, EINVAL, EISDIR, ENOMEM, ENOTEMPTY, EPERM, EXDEV
-from qkernel.linux.fcntl import O_APPEND
-from qkernel.linux.stat import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Stat
+from qkernel.linux.errno import EFAULT, EINVAL, EISDIR, ENOMEM, ENOTEMPTY, EOPNOTSUPP, EPERM, EXDEV
+from qkernel.linux.fcntl import (F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE,
+                                 FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_APPEND)
+from qkernel.linux.stat import S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, Stat
 from qkernel.linux.uio import DIRENT64_NAME, Dirent64
 from qkernel.mm.uaccess import copy_to_user, range_ok
 from qkernel.task import clock
@@ -77,6 +78,8 @@ def fops_for(mode: u64) -> ptr[FileOps]:
         return addr_of(FILE_OPS)
     if kind == S_IFDIR:
         return addr_of(DIR_OPS)
+    if kind == S_IFIFO:
+        return addr_of(pipe.PIPE_OPS)     # a FIFO made in memory (mknod): qkernel/fs/pipe.py
     return NULL
 
 
@@ -125,7 +128,9 @@ def m_lookup(t: ptr[Task], di: ptr[Inode], d: ptr[Dentry]) -> i64:
     r = lower.stat_name(d, t.scratch + FS_BUF, addr_of(st))
     if r <= 0:
         return r
-    i = lower.new_lower(d, addr_of(st), addr_of(MEM_IOPS), fops_for(u64(st.st_mode)))
+    mode = u64(st.st_mode)
+    # a host FIFO is not connected to anything here: its opens stay -ENXIO (no FileOps)
+    i = lower.new_lower(d, addr_of(st), addr_of(MEM_IOPS), NULL if mode & S_IFMT == S_IFIFO else fops_for(mode))
     if i == NULL:
         return -ENOMEM
     d.inode = i
@@ -327,6 +332,10 @@ def m_readlink(t: ptr[Task], i: ptr[Inode], buf: ptr[u8], size: u64) -> i64:
 
 
 def m_truncate(t: ptr[Task], i: ptr[Inode], size: u64) -> i64:
+    if i.seals != 0:
+        cur = u64(i.st.st_size)
+        if (size < cur and i.seals & F_SEAL_SHRINK != 0) or (size > cur and i.seals & F_SEAL_GROW != 0):
+            return -EPERM
     r = copy_up(t, i)
     if r < 0:
         return r
@@ -344,10 +353,47 @@ def m_prepare_write(t: ptr[Task], i: ptr[Inode]) -> i64:
     return 0
 
 
+def m_fallocate(t: ptr[Task], i: ptr[Inode], mode: u64, off: u64, n: u64) -> i64:
+    """fallocate of a regular file, as tmpfs's shmem_fallocate: mode 0 makes the range's pages
+    present and the size at least off + n, FALLOC_FL_KEEP_SIZE only the pages,
+    PUNCH_HOLE|KEEP_SIZE zeroes the range (whole pages freed); other modes -EOPNOTSUPP. Seals
+    refuse growth (F_SEAL_GROW) and holes (F_SEAL_WRITE) with -EPERM."""
+    if mode & ~u64(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) != 0:
+        return -EOPNOTSUPP
+    r = copy_up(t, i)
+    if r < 0:
+        return r
+    end = off + n
+    size = u64(i.st.st_size)
+    if mode & FALLOC_FL_PUNCH_HOLE != 0:
+        if i.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0:
+            return -EPERM
+        pagecache.punch(i, off, end)
+        stamp(addr_of(i.st), False, True)
+        return 0
+    grow = mode & FALLOC_FL_KEEP_SIZE == 0 and end > size
+    if grow and i.seals & F_SEAL_GROW != 0:
+        return -EPERM
+    r = pagecache.allocate(i, off, end)
+    if r < 0:
+        return r
+    if grow:
+        i.st.st_size = end
+    stamp(addr_of(i.st), False, False)
+    return 0
+
+
+def m_open(t: ptr[Task], f: ptr[File]) -> i64:
+    """Per-open setup: a FIFO's ends (pipe.fifo_open); nothing for other kinds."""
+    if is_type(f.inode, S_IFIFO):
+        return pipe.fifo_open(t, f)
+    return 0
+
+
 MEM_IOPS: InodeOps = InodeOps(lookup=m_lookup, create=m_create, mkdir=m_mkdir,
                               symlink=m_symlink, link=m_link, unlink=m_unlink, rmdir=m_rmdir,
                               rename=m_rename, readlink=m_readlink, truncate=m_truncate,
-                              prepare_write=m_prepare_write)
+                              prepare_write=m_prepare_write, open=m_open, fallocate=m_fallocate)
 
 
 # ---- file operations ------------------------------------------------------------------------
@@ -364,6 +410,11 @@ def f_write(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
     i = f.inode
     if f.flags & O_APPEND != 0:
         pos[0] = u64(i.st.st_size)
+    if i.seals != 0:
+        if i.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0:
+            return -EPERM
+        if i.seals & F_SEAL_GROW != 0 and pos[0] + n > u64(i.st.st_size):
+            return -EPERM
     r = pagecache.write(t, i, buf, n, pos)
     if r > 0:
         stamp(addr_of(i.st), False, True)

@@ -39,6 +39,7 @@ D_VOLATILE: Final = 32         # looked up again at every walk (procfs: names co
 I_LOWER: Final = 1             # its data and names are the host's (a lower-layer file or directory)
 I_UPPER: Final = 2             # its data lives in memory (tmpfs, or copied up from the host)
 I_MAPPED: Final = 4            # its page-cache frames may be mapped shared: kept until it goes
+I_SEALS: Final = 8             # a memfd: Inode.seals are its file seals (F_ADD_SEALS)
 
 # Mount.flags
 MNT_RDONLY: Final = 1
@@ -85,6 +86,8 @@ class InodeOps:
     setattr: fn[[ptr[Task], ptr[Inode], u64, u64, u64], i64]        # (what SETATTR_*, a, b) where the
     #                                                                 host keeps them; NULL: st only
     open: fn[[ptr[Task], ptr[File]], i64]                           # per-open setup (fifo, procfs)
+    fallocate: fn[[ptr[Task], ptr[Inode], u64, u64, u64], i64]      # (mode, offset, len), checked by
+    #                                                                 the caller; NULL: -EOPNOTSUPP
 
 
 @struct
@@ -106,6 +109,8 @@ class Inode:
     lru_next: ptr[Inode]       # inodes holding a host handle (hostio's cap on open handles)
     wake_in: u64               # readiness changes toward reading / writing (poll.notify_inode):
     wake_out: u64              # edge-triggered epoll reports an item again when one moves
+    seals: u64                 # F_SEAL_* of a memfd (I_SEALS); 0 for every other file
+    locks: u64                 # its advisory locks (qkernel/fs/locks.py FileLock list; 0: none)
 
 
 @struct
@@ -228,6 +233,7 @@ def iput(i: ptr[Inode]) -> None:
 
 free_hook: fn[[ptr[Inode]], None] = NULL   # the page cache's release (vfs installs it)
 watch_hook: fn[[ptr[File]], None] = NULL   # epoll forgets a file that goes (epoll installs it)
+lock_hook: fn[[ptr[File]], None] = NULL    # its OFD and flock locks go (locks installs it)
 
 
 def free_inode(i: ptr[Inode]) -> None:
@@ -287,6 +293,8 @@ def fput(f: ptr[File]) -> None:
         return
     if f.epitems != 0 and watch_hook != NULL:
         watch_hook(f)
+    if f.inode != NULL and f.inode.locks != 0 and lock_hook != NULL:
+        lock_hook(f)
     if f.ops != NULL and f.ops.release != NULL:
         f.ops.release(f)
     ino = f.inode

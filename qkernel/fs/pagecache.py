@@ -250,6 +250,46 @@ def truncate(i: ptr[Inode], size: u64) -> i64:
     return 0
 
 
+def allocate(i: ptr[Inode], start: u64, end: u64) -> i64:
+    """fallocate of an in-memory file: every page of [start, end) made present (holes become
+    zeroed frames); the size is the caller's. 0 or -ENOSPC / -EFBIG."""
+    last = (end + PAGE_SIZE - 1) // PAGE_SIZE
+    r = slots(i, last)
+    if r < 0:
+        return -ENOSPC if r == -ENOMEM else r
+    for idx in range(start // PAGE_SIZE, last):
+        if i.pages[idx] == 0:
+            phys = frames.alloc_zeroed()
+            if phys == 0:
+                return -ENOSPC
+            i.pages[idx] = phys
+            i.st.st_blocks += PAGE_SIZE // 512
+    return 0
+
+
+def punch(i: ptr[Inode], start: u64, end: u64) -> None:
+    """FALLOC_FL_PUNCH_HOLE: the bytes [start, end) of an in-memory file read as zeros after;
+    whole pages are freed (zeroed and kept when shared mappings may map them: I_MAPPED)."""
+    at = start
+    while at < end:
+        idx = at // PAGE_SIZE
+        if idx >= i.npages:
+            return
+        off = at % PAGE_SIZE
+        chunk = PAGE_SIZE - off
+        if chunk > end - at:
+            chunk = end - at
+        phys = i.pages[idx]
+        if phys != 0:
+            if chunk == PAGE_SIZE and i.iflags & I_MAPPED == 0:
+                frames.free(phys)
+                i.pages[idx] = 0
+                i.st.st_blocks -= PAGE_SIZE // 512
+            else:
+                memset(cast(ptr[u8], va(phys)) + off, 0, chunk)
+        at += chunk
+
+
 def shared_page(i: ptr[Inode], idx: u64) -> i64:
     """The frame of page idx of in-memory file i for a shared mapping, made (zeroed) if it was
     a hole: its physical address, or -ENOMEM. i keeps its frames until it goes (I_MAPPED)."""

@@ -303,6 +303,8 @@ def p_readlink(t: ptr[Task], i: ptr[Inode], buf: ptr[u8], size: u64) -> i64:
             if r < 0:
                 return r
             o.len = u64(r)
+            if f.dentry.inode == NULL or f.inode.st.st_nlink == 0:
+                puts(addr_of(o), b" (deleted)")    # d_path's mark of an unlinked file
         elif f.inode != NULL and f.inode.st.st_dev == anon.ANON_DEV:
             puts(addr_of(o), f.inode.link)
         elif f.inode != NULL:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qkernel.dialect import Final
+from qkernel.dialect import Final, i16, i32, i64, struct
 
 O_RDONLY: Final = 0
 O_WRONLY: Final = 1
@@ -45,7 +45,86 @@ F_SETLKW: Final = 7
 F_SETOWN: Final = 8
 F_GETOWN: Final = 9
 F_DUPFD_CLOEXEC: Final = 1030
+F_SETPIPE_SZ: Final = 1031
+F_GETPIPE_SZ: Final = 1032
+F_ADD_SEALS: Final = 1033
+F_GET_SEALS: Final = 1034
+F_OFD_GETLK: Final = 36
+F_OFD_SETLK: Final = 37
+F_OFD_SETLKW: Final = 38
 FD_CLOEXEC: Final = 1
+
+# struct flock's l_type
+F_RDLCK: Final = 0
+F_WRLCK: Final = 1
+F_UNLCK: Final = 2
+
+
+@struct
+class Flock:
+    """struct flock (x86-64: the same as flock64)."""
+    l_type: i16
+    l_whence: i16
+    l_start: i64
+    l_len: i64
+    l_pid: i32
+
+
+# flock(2)
+LOCK_SH: Final = 1
+LOCK_EX: Final = 2
+LOCK_NB: Final = 4
+LOCK_UN: Final = 8
+
+# file seals (F_ADD_SEALS)
+F_SEAL_SEAL: Final = 1
+F_SEAL_SHRINK: Final = 2
+F_SEAL_GROW: Final = 4
+F_SEAL_WRITE: Final = 8
+F_SEAL_FUTURE_WRITE: Final = 16
+F_SEAL_EXEC: Final = 32
+
+# memfd_create(2)
+MFD_CLOEXEC: Final = 1
+MFD_ALLOW_SEALING: Final = 2
+MFD_HUGETLB: Final = 4
+MFD_NOEXEC_SEAL: Final = 8
+MFD_EXEC: Final = 16
+MFD_NAME_MAX: Final = 249     # NAME_MAX - strlen("memfd:")
+
+# preadv2/pwritev2 flags
+RWF_HIPRI: Final = 1
+RWF_DSYNC: Final = 2
+RWF_SYNC: Final = 4
+RWF_NOWAIT: Final = 8
+RWF_APPEND: Final = 16
+RWF_NOAPPEND: Final = 32
+RWF_ATOMIC: Final = 64
+RWF_DONTCACHE: Final = 128
+RWF_SUPPORTED: Final = 0xFF
+
+# fallocate(2) modes
+FALLOC_FL_KEEP_SIZE: Final = 1
+FALLOC_FL_PUNCH_HOLE: Final = 2
+FALLOC_FL_COLLAPSE_RANGE: Final = 8
+FALLOC_FL_ZERO_RANGE: Final = 16
+FALLOC_FL_INSERT_RANGE: Final = 32
+FALLOC_FL_UNSHARE_RANGE: Final = 64
+FALLOC_FL_WRITE_ZEROES: Final = 128
+
+# splice(2), tee(2)
+SPLICE_F_MOVE: Final = 1
+SPLICE_F_NONBLOCK: Final = 2
+SPLICE_F_MORE: Final = 4
+SPLICE_F_GIFT: Final = 8
+
+# posix_fadvise(2)
+POSIX_FADV_NORMAL: Final = 0
+POSIX_FADV_RANDOM: Final = 1
+POSIX_FADV_SEQUENTIAL: Final = 2
+POSIX_FADV_WILLNEED: Final = 3
+POSIX_FADV_DONTNEED: Final = 4
+POSIX_FADV_NOREUSE: Final = 5
 
 F_OK: Final = 0
 X_OK: Final = 1

@@ -4,17 +4,31 @@ Every user pointer a system call receives goes through these functions: each pag
 must be mapped present and user-accessible (and writable, for copy_to_user) in the current page
 tables, else the call fails with -EFAULT before touching anything beyond the checked pages.
 Pages are reached through the direct map, so this works whatever the kernel's privilege level.
+
+One exception, for the calls that move data between two files in the kernel (sendfile,
+copy_file_range): the current task's own transfer buffer (Task.kio_base/kio_len, a kernel range
+that no program can name, set only while such a call runs and switched with the task) is
+accepted as a "user" range and copied with memcpy, so every file kind's read and write serve
+those calls unchanged (Linux's old set_fs(KERNEL_DS), limited to one buffer of one task).
 """
 
 from __future__ import annotations
 
 from qkernel.abi import PAGE_SIZE
-from qkernel.dialect import NULL, cast, i64, memcpy, ptr, u8, u64
+from qkernel.dialect import NULL, cast, fn, i64, memcpy, ptr, u8, u64
 from qkernel.arch import priv
 from qkernel.mm import fault, pagetable, vma
 from qkernel.mm.pagetable import NO_PA, USER_TOP
 from qkernel.mm.addr import va
 from qkernel.linux.errno import EFAULT
+
+
+kernel_buffer: fn[[u64, u64], bool] = NULL   # task.in_kio: inside the current task's transfer buffer
+
+
+def kernel_io(addr: u64, n: u64) -> bool:
+    """True when [addr, addr + n) is the current task's transfer buffer (never a user range)."""
+    return addr >= USER_TOP and kernel_buffer != NULL and kernel_buffer(addr, n)
 
 
 def user_page_pa(addr: u64, write: bool) -> u64:
@@ -37,6 +51,8 @@ def range_ok(addr: u64, n: u64, write: bool) -> bool:
     """True when every page of [addr, addr + n) is accessible (n == 0 is always fine)."""
     if n == 0:
         return True
+    if addr >= USER_TOP:
+        return kernel_io(addr, n)
     end = addr + n
     if end < addr or end > USER_TOP:
         return False
@@ -51,6 +67,12 @@ def range_ok(addr: u64, n: u64, write: bool) -> bool:
 def _copy(user: u64, kbuf: ptr[u8], n: u64, to_user: bool) -> i64:
     """Copies n bytes between user address `user` and kernel buffer kbuf, page by page through
     the direct map; 0, or -EFAULT before anything is copied when the range is not accessible."""
+    if user >= USER_TOP and kernel_io(user, n):
+        if to_user:
+            memcpy(cast(ptr[u8], user), kbuf, n)
+        else:
+            memcpy(kbuf, cast(ptr[u8], user), n)
+        return 0
     if not range_ok(user, n, to_user):
         return -EFAULT
     done: u64 = 0

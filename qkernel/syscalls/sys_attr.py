@@ -1,5 +1,6 @@
-"""Calls that change a file's size or attributes: truncate, ftruncate, chmod, fchmod, fchmodat,
-chown, fchown, lchown, fchownat, utimensat, and the sync family (fsync, fdatasync, sync,
+"""Calls that change a file's size or attributes: truncate, ftruncate, fallocate, chmod, fchmod,
+fchmodat, chown, fchown, lchown, fchownat, utimensat, fadvise64 (a hint: checked, then
+nothing to do), and the sync family (fsync, fdatasync, sync,
 syncfs: the sandbox's writes live in memory, so there is nothing to flush).
 
 Attributes change in the inode (in the sandbox root, a host file's new mode or owner is the
@@ -12,9 +13,12 @@ from qkernel.dialect import NULL, Final, addr_of, array, cast, i32, i64, ptr, si
 from qkernel.abi import SETATTR_MODE, SETATTR_OWNER, SETATTR_TIMES, UTIME_OMIT_NS
 from qkernel.fs import fdtable, memfs, namei, vfs
 from qkernel.fs.namei import LOOKUP_FOLLOW, Path
-from qkernel.linux.errno import EBADF, EFAULT, EINVAL
-from qkernel.linux.fcntl import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_PATH, O_RDONLY
-from qkernel.linux.stat import S_IFMT, S_IFREG
+from qkernel.linux.errno import EBADF, EFAULT, EFBIG, EINVAL, EISDIR, ENODEV, EOPNOTSUPP, ESPIPE
+from qkernel.linux.fcntl import (AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, FALLOC_FL_COLLAPSE_RANGE,
+                                 FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
+                                 FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_WRITE_ZEROES, FALLOC_FL_ZERO_RANGE,
+                                 O_ACCMODE, O_PATH, O_RDONLY, POSIX_FADV_NOREUSE)
+from qkernel.linux.stat import S_IFDIR, S_IFIFO, S_IFMT, S_IFREG
 from qkernel.linux.time import Timespec
 from qkernel.mm.uaccess import copy_from_user
 from qkernel.syscalls.sys_path import at_path, resolve
@@ -58,6 +62,69 @@ def sys_ftruncate(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     if not namei.file_path(f, addr_of(p)) or u64(f.inode.st.st_mode) & S_IFMT != S_IFREG:
         return -EINVAL
     return vfs.truncate(t, addr_of(p), a.a1)
+
+
+FALLOC_MODES: Final = (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_ZERO_RANGE
+                       | FALLOC_FL_INSERT_RANGE | FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_WRITE_ZEROES)
+
+
+def sys_fallocate(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """fallocate(fd, mode, offset, len) with vfs_fallocate's checks in its order, then the
+    filesystem's own (memfs: tmpfs's modes; other kinds -EOPNOTSUPP)."""
+    f = fdtable.get(t.process, a.a0)
+    if f == NULL or f.flags & O_PATH != 0:
+        return -EBADF
+    mode = a.a1 & 0xFFFF_FFFF
+    off = i64(a.a2)
+    n = i64(a.a3)
+    if off < 0 or n <= 0:
+        return -EINVAL
+    if mode & ~u64(FALLOC_MODES | FALLOC_FL_KEEP_SIZE) != 0:
+        return -EOPNOTSUPP
+    op = mode & FALLOC_MODES
+    keep = mode & FALLOC_FL_KEEP_SIZE != 0
+    if op == FALLOC_FL_PUNCH_HOLE:
+        if not keep:
+            return -EOPNOTSUPP
+    elif op == FALLOC_FL_COLLAPSE_RANGE or op == FALLOC_FL_INSERT_RANGE or op == FALLOC_FL_WRITE_ZEROES:
+        if keep:
+            return -EOPNOTSUPP
+    elif op != 0 and op != FALLOC_FL_ZERO_RANGE and op != FALLOC_FL_UNSHARE_RANGE:
+        return -EOPNOTSUPP
+    if f.flags & O_ACCMODE == O_RDONLY:
+        return -EBADF
+    i = f.inode
+    kind: u64 = 0 if i == NULL else u64(i.st.st_mode) & S_IFMT
+    if kind == S_IFIFO:
+        return -ESPIPE
+    if kind == S_IFDIR:
+        return -EISDIR
+    if kind != S_IFREG:
+        return -ENODEV
+    if off + n < 0:
+        return -EFBIG
+    p: Path = Path()
+    if not namei.file_path(f, addr_of(p)):
+        return -ENODEV
+    r = vfs.prepare_write(t, addr_of(p))
+    if r < 0:
+        return r
+    if i.iops == NULL or i.iops.fallocate == NULL:
+        return -EOPNOTSUPP
+    return i.iops.fallocate(t, i, mode, u64(off), u64(n))
+
+
+def sys_fadvise64(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
+    """fadvise64(fd, offset, len, advice): -EBADF, -ESPIPE for a pipe or FIFO, -EINVAL for a
+    negative length or an unknown advice; else 0 (the page cache keeps what it has)."""
+    f = fdtable.get(t.process, a.a0)
+    if f == NULL or f.flags & O_PATH != 0:
+        return -EBADF
+    if f.inode != NULL and u64(f.inode.st.st_mode) & S_IFMT == S_IFIFO:
+        return -ESPIPE
+    if i64(a.a2) < 0 or a.a3 > POSIX_FADV_NOREUSE:
+        return -EINVAL
+    return 0
 
 
 def chmod_path(t: ptr[Task], p: ptr[Path], mode: u64) -> i64:

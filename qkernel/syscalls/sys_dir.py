@@ -13,7 +13,7 @@ from qkernel.fs.node import Dentry
 from qkernel.linux.errno import EBUSY, EEXIST, EINVAL, ENOENT, EPERM
 from qkernel.linux.fcntl import (AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW,
                                  AT_SYMLINK_NOFOLLOW)
-from qkernel.linux.stat import S_IFMT, S_IFREG
+from qkernel.linux.stat import S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK
 from qkernel.syscalls.sys_path import at_path, begin_of
 from qkernel.syscalls.table import SyscallArgs
 from qkernel.task.task import Task
@@ -174,11 +174,16 @@ def sys_linkat(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
 
 
 def do_mknod(t: ptr[Task], dirfd: u64, path: u64, mode: u64, dev: u64) -> i64:
-    """Regular files only so far (FIFOs arrive with pipes; device nodes need CAP_MKNOD's
-    devices, which the sandbox does not give: -EPERM)."""
+    """Regular files and FIFOs (named pipes: qkernel/fs/pipe.py; in memory only, -EPERM in a rw
+    bind); device nodes and sockets need what the sandbox does not give: -EPERM; a directory
+    -EPERM and unknown types -EINVAL, as may_mknod."""
     kind = mode & S_IFMT
-    if kind != 0 and kind != S_IFREG:
-        return -EPERM
+    if kind == 0:
+        kind = S_IFREG
+    if kind != S_IFREG and kind != S_IFIFO:
+        if kind == S_IFCHR or kind == S_IFBLK or kind == S_IFSOCK or kind == S_IFDIR:
+            return -EPERM
+        return -EINVAL
     b: Path = Path()
     n = path_in(t, dirfd, path, addr_of(b))
     if n < 0:
@@ -190,7 +195,7 @@ def do_mknod(t: ptr[Task], dirfd: u64, path: u64, mode: u64, dev: u64) -> i64:
         return r
     if d.inode != NULL:
         return -EEXIST
-    return vfs.create(t, addr_of(nd), d, S_IFREG | (mode & ~t.process.umask & 0o7777))
+    return vfs.create(t, addr_of(nd), d, kind | (mode & ~t.process.umask & 0o7777))
 
 
 def sys_mknod(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:

@@ -22,11 +22,11 @@ from __future__ import annotations
 from qkernel import qcall
 from qkernel.abi import ARGS_MAX, PAGE_SIZE
 from qkernel.arch import fpu, percpu, priv
-from qkernel.dialect import NULL, Final, addr_of, array, cast, i64, memcpy, memset, ptr, sizeof, struct, u8, u64
+from qkernel.dialect import NULL, Final, addr_of, array, cast, i32, i64, memcpy, memset, ptr, sizeof, struct, u8, u64
 from qkernel.fs import fdtable, namei, node, vfs
 from qkernel.fs.node import File
-from qkernel.linux.errno import (E2BIG, EACCES, EFAULT, EINVAL, ELIBBAD, ELOOP, ENAMETOOLONG,
-                                 ENOEXEC, ENOMEM)
+from qkernel.linux.errno import (E2BIG, EACCES, EBADF, EFAULT, EINVAL, ELIBBAD, ELOOP, ENAMETOOLONG,
+                                 ENOENT, ENOEXEC, ENOMEM)
 from qkernel.linux.fcntl import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_RDONLY
 from qkernel.linux.mman import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE
 from qkernel.linux.stat import S_IFMT, S_IFREG
@@ -61,6 +61,8 @@ class ExecWork:
     interp: array[u8, 256]     # a `#!` line's interpreter path, NUL-terminated
     interp_arg: array[u8, 256]  # and its optional argument
     cur: array[u8, 4096]       # the path being opened (PATH_MAX)
+    fname: array[u8, 4096]     # the program's name for AT_EXECFN and a script's interpreter: the
+    #                            path, or /dev/fd/N[/PATH] for execveat from a descriptor (Linux's)
     exe: array[u8, 256]        # its absolute path (/proc/self/exe)
     nd: namei.Nameidata
     iinfo: elf.LoadInfo        # the ELF interpreter (PT_INTERP: the dynamic loader)
@@ -190,11 +192,29 @@ def open_exec(t: ptr[Task], nd: ptr[namei.Nameidata], begin: ptr[namei.Path], pa
     r = namei.walk(t, begin, t.scratch + namei.WALK_A, n, namei.LOOKUP_FOLLOW if follow else 0, nd)
     if r < 0:
         return r
-    i = nd.path.d.inode
+    nd.path.inode = NULL           # the walk sets mnt and d only: no inode left from before
+    return open_found(t, nd, out)
+
+
+def open_found(t: ptr[Task], nd: ptr[namei.Nameidata], out: ptr[ptr[File]]) -> i64:
+    """open_exec's checks and open of the file nd.path names (walked, or execveat's
+    descriptor with AT_EMPTY_PATH)."""
+    i = nd.path.d.inode if nd.path.inode == NULL else nd.path.inode
+    if i == NULL:
+        return -ENOENT
     mode = u64(i.st.st_mode)
     if mode & S_IFMT != S_IFREG or mode & 0o111 == 0:
         return -EACCES
-    f = vfs.open_file(t, addr_of(nd.path), O_RDONLY)
+    f: ptr[File] = NULL
+    if nd.path.d.inode == i:
+        f = vfs.open_file(t, addr_of(nd.path), O_RDONLY)
+    else:
+        # a descriptor's file whose name is gone (unlinked): opened on its inode, as the fd is
+        f = node.new_file(i.fops, i, O_RDONLY)
+        if f != NULL:
+            f.dentry = nd.path.d
+            f.mnt = nd.path.mnt
+            nd.path.d.refs += 1
     if f == NULL:
         return -ENOMEM
     if f.ops.kread == NULL:
@@ -473,15 +493,22 @@ def commit(t: ptr[Task], w: ptr[ExecWork], space: ptr[vma.AddressSpace], b: ptr[
 
 
 def exec_file(t: ptr[Task], w: ptr[ExecWork], begin: ptr[namei.Path], b: ptr[ArgBlock],
-              follow: bool) -> i64:
-    """Runs the program at w.cur (scripts through their interpreter) with the block's
-    strings; 0 once t has the new image (in t.frame), or -errno with t's image untouched."""
+              follow: bool, fpath: ptr[namei.Path], hidden: bool) -> i64:
+    """Runs the program at w.cur, or the file fpath names when not NULL (execveat with
+    AT_EMPTY_PATH), scripts through their interpreter (given w.fname as the script's path; a
+    script whose descriptor closes on exec (hidden) cannot be reached by it: -ENOENT, as
+    BINPRM_FLAGS_PATH_INACCESSIBLE) with the block's strings; 0 once t has the new image (in
+    t.frame), or -errno with t's image untouched."""
     f: ptr[File] = NULL
     depth: u64 = 0
     r: i64 = 0
     while True:
         n = stack.find_nul(addr_of(w.cur[0]), 4096)
-        r = open_exec(t, addr_of(w.nd), begin, addr_of(w.cur[0]), n, follow, addr_of(f))
+        if depth == 0 and fpath != NULL:
+            w.nd.path = fpath[0]
+            r = open_found(t, addr_of(w.nd), addr_of(f))
+        else:
+            r = open_exec(t, addr_of(w.nd), begin, addr_of(w.cur[0]), n, follow, addr_of(f))
         if r < 0:
             return r
         got = f.ops.kread(t, f, addr_of(w.head[0]), BINPRM_BUF, 0)
@@ -492,10 +519,15 @@ def exec_file(t: ptr[Task], w: ptr[ExecWork], begin: ptr[namei.Path], b: ptr[Arg
         if r <= 0:
             break
         node.fput(f)
+        if depth == 0 and hidden:
+            return -ENOENT
         depth += 1
         if depth > MAX_INTERP:
             return -ELOOP
-        r = script_block(b, w, addr_of(w.cur[0]), n)
+        if depth == 1:
+            r = script_block(b, w, addr_of(w.fname[0]), stack.find_nul(addr_of(w.fname[0]), 4096))
+        else:
+            r = script_block(b, w, addr_of(w.cur[0]), n)
         if r < 0:
             return r
         memcpy(addr_of(w.cur[0]), addr_of(w.interp[0]), 256)
@@ -569,17 +601,69 @@ def do_execve(t: ptr[Task], dirfd: u64, upath: u64, argv: u64, envp: u64, flags:
         return -ENOMEM
     n = namei.copy_path(addr_of(w.cur[0]), upath)
     begin: namei.Path = namei.Path()
+    fpath: namei.Path = namei.Path()
+    use_fd = False
     r: i64 = n
-    if n > 0 and w.cur[0] != ord(b"/"):
+    fd = u64(i64(i32(dirfd)))
+    if n == -ENOENT and flags & AT_EMPTY_PATH != 0:
+        # execveat(fd, "", ..., AT_EMPTY_PATH), fexecve: the file of the descriptor itself
+        n = 0
+        r = 0
+        ef = fdtable.get(t.process, fd) if fd != AT_FDCWD else NULL
+        if fd == AT_FDCWD:
+            namei.cwd(t, addr_of(fpath))
+        elif ef == NULL:
+            r = -EBADF
+        elif not namei.file_path(ef, addr_of(fpath)):
+            r = -EACCES                 # a pipe, a socket: not a regular file
+        use_fd = True
+    elif n > 0 and w.cur[0] != ord(b"/"):
         r = namei.start(t, dirfd, addr_of(begin))
+    by_fd = fd != AT_FDCWD and (use_fd or w.cur[0] != ord(b"/"))
+    if r >= 0:
+        r = exec_name(w, fd, by_fd, u64(n))
     b: ArgBlock = ArgBlock()
     if r >= 0:
-        r = user_block(t, addr_of(b), addr_of(w.cur[0]), u64(n), argv, envp)
+        r = user_block(t, addr_of(b), addr_of(w.fname[0]), u64(r), argv, envp)
     if r >= 0:
-        r = exec_file(t, w, addr_of(begin), addr_of(b), flags & AT_SYMLINK_NOFOLLOW == 0)
+        r = exec_file(t, w, addr_of(begin), addr_of(b), flags & AT_SYMLINK_NOFOLLOW == 0,
+                      addr_of(fpath) if use_fd else NULL, by_fd and fdtable.cloexec(t.process, fd))
     free_pages(b.buf, b.npages)
     free_work(w)
     return r
+
+
+def exec_name(w: ptr[ExecWork], fd: u64, by_fd: bool, n: u64) -> i64:
+    """w.fname: w.cur (n bytes) itself, or /dev/fd/FD (with "/" + w.cur when n > 0) for an
+    execveat relative to a descriptor, as alloc_bprm; its length or -ENAMETOOLONG."""
+    if not by_fd:
+        memcpy(addr_of(w.fname[0]), addr_of(w.cur[0]), n + 1)
+        return i64(n)
+    prefix = b"/dev/fd/"
+    k: u64 = 8
+    memcpy(addr_of(w.fname[0]), prefix, k)
+    digits: array[u8, 24] = array[u8, 24]()
+    nd: u64 = 0
+    v = fd
+    while True:
+        digits[nd] = u8(ord(b"0") + v % 10)
+        nd += 1
+        v = v // 10
+        if v == 0:
+            break
+    while nd > 0:
+        nd -= 1
+        w.fname[k] = digits[nd]
+        k += 1
+    if n > 0:
+        if k + 1 + n >= 4096:
+            return -ENAMETOOLONG
+        w.fname[k] = ord(b"/")
+        k += 1
+        memcpy(addr_of(w.fname[k]), addr_of(w.cur[0]), n)
+        k += n
+    w.fname[k] = 0
+    return i64(k)
 
 
 def sys_execve(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:

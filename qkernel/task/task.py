@@ -14,7 +14,7 @@ from qkernel.arch import fpu, percpu, priv
 from qkernel.arch.cpu import rdtsc
 from qkernel.arch.frame import TrapFrame
 from qkernel.dialect import NULL, Final, addr_of, array, cast, fn, i32, i64, ptr, sizeof, struct, u8, u64
-from qkernel.mm import kalloc, vma
+from qkernel.mm import kalloc, uaccess, vma
 from qkernel.task.process import Process, init_fields
 
 KSTACK_SIZE: Final = 16384   # a task's kernel stack
@@ -87,6 +87,8 @@ class Task:
     stime_cycles: u64
     acct_stamp: u64            # the TSC when the current one of the two started
     fpu: array[u8, 528]        # its x87/SSE state while switched out (arch/fpu: 512 bytes at fpu_area())
+    kio_base: u64              # the kernel buffer sendfile/copy_file_range move data through
+    kio_len: u64               # (uaccess.kernel_io; 0: none)
 
 
 @struct
@@ -114,6 +116,16 @@ def init() -> None:
     kalloc.init(addr_of(mm_pool), sizeof(vma.AddressSpace), MAX_TASKS, False)
     kalloc.init(addr_of(kstack_pool), KSTACK_SIZE, MAX_TASKS, False)
     kalloc.init(addr_of(scratch_pool), SCRATCH_SIZE, MAX_TASKS, False)
+    uaccess.kernel_buffer = in_kio
+
+
+def in_kio(addr: u64, n: u64) -> bool:
+    """uaccess's test: [addr, addr + n) lies in the current task's transfer buffer."""
+    t = current
+    if t == NULL or t.kio_len == 0:
+        return False
+    end = addr + n
+    return end >= addr and addr >= t.kio_base and end <= t.kio_base + t.kio_len
 
 
 def new_task(p: ptr[Process], tid: u64) -> ptr[Task]:

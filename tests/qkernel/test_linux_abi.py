@@ -60,7 +60,15 @@ CONSTANTS = [(m, n, n) for m, names in [
             "O_TMPFILE AT_SYMLINK_NOFOLLOW AT_EACCESS AT_REMOVEDIR AT_SYMLINK_FOLLOW AT_NO_AUTOMOUNT "
             "AT_EMPTY_PATH F_DUPFD F_GETFD F_SETFD F_GETFL F_SETFL F_GETLK F_SETLK F_SETLKW F_SETOWN "
             "F_GETOWN F_DUPFD_CLOEXEC FD_CLOEXEC F_OK X_OK W_OK R_OK SEEK_SET SEEK_CUR SEEK_END "
-            "PATH_MAX NAME_MAX"),
+            "PATH_MAX NAME_MAX F_SETPIPE_SZ F_GETPIPE_SZ F_ADD_SEALS F_GET_SEALS F_OFD_GETLK "
+            "F_OFD_SETLK F_OFD_SETLKW F_RDLCK F_WRLCK F_UNLCK LOCK_SH LOCK_EX LOCK_NB LOCK_UN "
+            "F_SEAL_SEAL F_SEAL_SHRINK F_SEAL_GROW F_SEAL_WRITE F_SEAL_FUTURE_WRITE "
+            "MFD_CLOEXEC MFD_ALLOW_SEALING MFD_HUGETLB RWF_HIPRI RWF_DSYNC "
+            "RWF_SYNC RWF_NOWAIT RWF_APPEND FALLOC_FL_KEEP_SIZE FALLOC_FL_PUNCH_HOLE "
+            "FALLOC_FL_COLLAPSE_RANGE FALLOC_FL_ZERO_RANGE FALLOC_FL_INSERT_RANGE "
+            "FALLOC_FL_UNSHARE_RANGE POSIX_FADV_NORMAL POSIX_FADV_RANDOM POSIX_FADV_SEQUENTIAL "
+            "POSIX_FADV_WILLNEED POSIX_FADV_DONTNEED POSIX_FADV_NOREUSE SPLICE_F_MOVE SPLICE_F_NONBLOCK "
+            "SPLICE_F_MORE SPLICE_F_GIFT"),
     (mman, "PROT_READ PROT_WRITE PROT_EXEC PROT_GROWSDOWN PROT_GROWSUP MAP_SHARED MAP_PRIVATE "
            "MAP_SHARED_VALIDATE MAP_TYPE MAP_FIXED MAP_ANONYMOUS MAP_32BIT MAP_GROWSDOWN MAP_DENYWRITE "
            "MAP_EXECUTABLE MAP_LOCKED MAP_NORESERVE MAP_POPULATE MAP_NONBLOCK MAP_STACK MAP_HUGETLB "
@@ -149,6 +157,7 @@ RECORDS = [
      "rcx rsp rip eflags csgsfs=cs err trapno oldmask cr2 fpstate reserved1=__reserved1"),
     (futex.RobustListHead, "struct robust_list_head", "next=list.next futex_offset list_op_pending"),
     (uio.Iovec, "struct iovec", "iov_base iov_len"),
+    (fcntl.Flock, "struct flock", "l_type l_whence l_start l_len l_pid"),
     (uio.Pollfd, "struct pollfd", "fd events revents"),
     (uio.EpollEvent, "struct epoll_event", "events data"),
     (events.SignalfdSiginfo, "struct signalfd_siginfo", "ssi_signo ssi_errno ssi_code ssi_pid ssi_uid "
@@ -171,6 +180,9 @@ HEADERS = """#define _GNU_SOURCE
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <linux/falloc.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/ioctl.h>

@@ -192,6 +192,7 @@ def walk(t: ptr[Task], begin: ptr[Path], path: ptr[u8], n: u64, flags: u64, nd: 
     links: u64 = 0
     i: u64 = 0
     trail = False
+    t.walk_file = 0
     if p[0] == ord(b"/"):
         cur.mnt = root.mnt
         cur.d = root.d
@@ -216,6 +217,7 @@ def walk(t: ptr[Task], begin: ptr[Path], path: ptr[u8], n: u64, flags: u64, nd: 
                 return gone_or_notdir(cur.d)
             nd.path.mnt = cur.mnt
             nd.path.d = cur.d
+            nd.path.inode = NULL
             nd.last = p + s
             nd.last_len = ln
             nd.trailing = trail
@@ -237,6 +239,26 @@ def walk(t: ptr[Task], begin: ptr[Path], path: ptr[u8], n: u64, flags: u64, nd: 
             links += 1
             if links > MAXSYMLINKS:
                 return -ELOOP
+            if d.inode.iops != NULL and d.inode.iops.get_file != NULL:
+                fv = d.inode.iops.get_file(t, d.inode)
+                if fv != 0:
+                    # a magic link: the walk goes on from the file's own path (Linux's
+                    # nd_jump_link), or, for a file with none that is still there (a pipe, the
+                    # console, an unlinked file), ends on it: t.walk_file, the link itself
+                    # standing in nd.path (its inode the file's: path_inode)
+                    mf = cast(ptr[File], fv)
+                    fp: Path = Path()
+                    if file_path(mf, addr_of(fp)) and fp.d.inode != NULL:
+                        cur.mnt = fp.mnt
+                        cur.d = fp.d
+                        continue
+                    if not last or trail:
+                        return -ENOTDIR
+                    t.walk_file = fv
+                    nd.path.mnt = cur.mnt
+                    nd.path.d = d
+                    nd.path.inode = mf.inode
+                    return 0
             link = t.scratch + LINK_BUF
             k = read_link(t, d.inode, link)
             if k < 0:
@@ -267,6 +289,7 @@ def walk(t: ptr[Task], begin: ptr[Path], path: ptr[u8], n: u64, flags: u64, nd: 
         nd.trailing = trail
     nd.path.mnt = cur.mnt
     nd.path.d = cur.d
+    nd.path.inode = NULL
     return 0
 
 

@@ -86,6 +86,9 @@ class InodeOps:
     setattr: fn[[ptr[Task], ptr[Inode], u64, u64, u64], i64]        # (what SETATTR_*, a, b) where the
     #                                                                 host keeps them; NULL: st only
     open: fn[[ptr[Task], ptr[File]], i64]                           # per-open setup (fifo, procfs)
+    # a magic link (/proc/PID/fd/N): the File it stands for (no reference taken; 0: an ordinary
+    # link, read with readlink). The path walk goes on from that File's path, or ends on it.
+    get_file: fn[[ptr[Task], ptr[Inode]], u64]
     fallocate: fn[[ptr[Task], ptr[Inode], u64, u64, u64], i64]      # (mode, offset, len), checked by
     #                                                                 the caller; NULL: -EOPNOTSUPP
 

@@ -311,6 +311,26 @@ def set_capacity(f: ptr[File], size: u64) -> i64:
     return i64(ring)
 
 
+def reopen(t: ptr[Task], f0: ptr[File], flags: u64) -> ptr[File]:
+    """A new end of f0's pipe with `flags`' access mode (an open of /proc/PID/fd/N: for a pipe
+    Linux's fifo_open never waits and never gives ENXIO); NULL when out of files."""
+    pp = of(f0)
+    f = new_file(addr_of(PIPE_OPS), f0.inode, flags & (O_ACCMODE | O_NONBLOCK))
+    if f == NULL:
+        return NULL
+    if reads(f):
+        pp.readers += 1
+        pp.r_counter += 1
+    if writes(f):
+        pp.writers += 1
+        pp.w_counter += 1
+    f.priv2 = pp.w_counter
+    sched.wake_all(addr_of(pp.rd_wq))
+    sched.wake_all(addr_of(pp.wr_wq))
+    poll_wait.notify_inode(f0.inode, poll_wait.TOWARD_BOTH)
+    return f
+
+
 def fifo_open(t: ptr[Task], f: ptr[File]) -> i64:
     """InodeOps.open of a FIFO (f's access mode and O_NONBLOCK as opened): the pipe made if this
     is the first end; O_RDONLY waits for a writer unless O_NONBLOCK, O_WRONLY waits for a reader

@@ -267,6 +267,17 @@ def p_lookup(t: ptr[Task], di: ptr[Inode], d: ptr[Dentry]) -> i64:
 
 # ---- links ----------------------------------------------------------------------------------
 
+def p_get_file(t: ptr[Task], i: ptr[Inode]) -> u64:
+    """/proc/PID/fd/N is a magic link (InodeOps.get_file): the File itself; the others are
+    ordinary links."""
+    if kind_of(i) != K_FD:
+        return 0
+    p = find(t, pid_of(i))
+    if p == NULL:
+        return 0
+    return u64(fdtable.get(p, i.priv2))
+
+
 def p_readlink(t: ptr[Task], i: ptr[Inode], buf: ptr[u8], size: u64) -> i64:
     o: Out = Out()
     o.buf = t.scratch + OUT_BUF
@@ -701,7 +712,7 @@ def p_prepare_write(t: ptr[Task], i: ptr[Inode]) -> i64:
     return -EACCES         # nothing here is written to (yet)
 
 
-PROC_IOPS: InodeOps = InodeOps(lookup=p_lookup, readlink=p_readlink, open=t_open,
+PROC_IOPS: InodeOps = InodeOps(lookup=p_lookup, readlink=p_readlink, get_file=p_get_file, open=t_open,
                                prepare_write=p_prepare_write)
 TEXT_OPS: FileOps = FileOps(read=t_read, release=t_release, llseek=t_llseek)
 DIR_OPS: FileOps = FileOps(getdents=d_getdents, llseek=t_llseek)

@@ -12,7 +12,7 @@ from qkernel.dialect import NULL, addr_of, array, cast, i32, i64, ptr, sizeof, u
 from qkernel.fs import fdtable, namei, vfs
 from qkernel.fs.namei import (LOOKUP_DIRECTORY, LOOKUP_FOLLOW, WALK_A, Nameidata, Path, is_dir,
                               is_lnk)
-from qkernel.fs.node import Dentry
+from qkernel.fs.node import Dentry, File
 from qkernel.linux.errno import (EACCES, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, ENFILE,
                                  ENOENT, ENOTDIR, ENXIO, EOPNOTSUPP, ERANGE, EROFS)
 from qkernel.linux.fcntl import (AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT,
@@ -21,7 +21,7 @@ from qkernel.linux.fcntl import (AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTO
                                  O_WRONLY, PATH_MAX, R_OK, W_OK, X_OK)
 from qkernel.linux.stat import S_IFMT, S_IFREG, Stat
 from qkernel.mm.uaccess import copy_from_user, copy_to_user, range_ok
-from qkernel.syscalls.sys_io import fstat_to_user
+from qkernel.syscalls.sys_io import fstat_to_user, stat_file
 from qkernel.syscalls.table import SyscallArgs
 from qkernel.task.task import Task
 
@@ -103,6 +103,18 @@ def do_open(t: ptr[Task], dirfd: u64, path: u64, flags: u64, mode: u64) -> i64:
         r = resolve(t, dirfd, path, lf, addr_of(p))
     if r < 0:
         return r
+    if t.walk_file != 0 and flags & O_PATH == 0:
+        # through /proc/PID/fd/N to a file with no path of its own (a pipe, the console, an
+        # unlinked file): a new open of that same file (Linux reopens the inode)
+        nf: ptr[File] = NULL
+        r = vfs.reopen(t, cast(ptr[File], t.walk_file), flags & ~OPEN_DROP, addr_of(nf))
+        t.walk_file = 0
+        if r < 0:
+            return r
+        fd = fdtable.alloc(t.process, 0, nf, flags & O_CLOEXEC != 0)
+        if fd < 0:
+            fdtable.fput_ref(nf)
+        return fd
     i = p.d.inode
     if flags & O_PATH != 0:
         flags = flags & (O_PATH | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW)
@@ -195,6 +207,13 @@ def do_stat(t: ptr[Task], dirfd: u64, path: u64, statbuf: u64, flags: u64) -> i6
     r = at_path(t, dirfd, path, flags, addr_of(p))
     if r < 0:
         return r
+    if t.walk_file != 0:             # a magic link to a file without a path: that file's stat
+        st: Stat = Stat()
+        r = stat_file(cast(ptr[File], t.walk_file), addr_of(st))
+        t.walk_file = 0
+        if r < 0:
+            return r
+        return copy_to_user(statbuf, cast(ptr[u8], addr_of(st)), sizeof(Stat))
     return copy_to_user(statbuf, cast(ptr[u8], addr_of(p.d.inode.st)), sizeof(Stat))
 
 

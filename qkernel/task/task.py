@@ -86,6 +86,7 @@ class Task:
     utime_cycles: u64          # CPU time in the program and in the kernel (TSC cycles: cputime.py)
     stime_cycles: u64
     acct_stamp: u64            # the TSC when the current one of the two started
+    walk_file: u64             # the File a path walk ended on through a magic link (namei.walk)
     fpu: array[u8, 528]        # its x87/SSE state while switched out (arch/fpu: 512 bytes at fpu_area())
     kio_base: u64              # the kernel buffer sendfile/copy_file_range move data through
     kio_len: u64               # (uaccess.kernel_io; 0: none)

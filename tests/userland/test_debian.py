@@ -27,6 +27,10 @@ CASES = [
      'a=(x y z); echo ${#a[@]} ${a[1]}; f() { return 3; }; f; echo $?; '
      'trap "echo bye" EXIT; for i in 1 2 3; do echo $i; done | sort -r | tr "\\n" " "; echo; '
      'echo $(( 6 * 7 )) "$(echo sub)"'),
+    ("bash-procsub", ["bash", "diff", "cat"],
+     'diff <(printf "a\\nb\\n") <(printf "a\\nc\\n"); echo "diff: $?"; '
+     'while read l; do echo "got $l"; done < <(printf "1\\n2\\n"); echo piped | cat /dev/stdin; '
+     'echo to-stderr > /dev/stderr 2>&1; exec 3< <(echo fd3); cat /dev/fd/3'),
     ("python3-imports", ["python3"],
      "python3 -c 'import json, subprocess, sqlite3, threading, tempfile, os; "
      "print(json.dumps({\"a\": [1, 2]})); "

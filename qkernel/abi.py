@@ -54,6 +54,10 @@ CMDLINE_MAX: Final = 256
 # platform capabilities (BootParams.caps): what the kernel adapts to, never a platform's name
 CAP_CPL0_EMULATED: Final = 1  # CPL 0 code runs in the hypervisor's instruction emulator (kvm_pvm:
 #                               ~1 us per instruction): the host zeroes frames (QCALL_ZERO_PAGES)
+CAP_NO_PROGRAM_TICK: Final = 2  # the platform cannot deliver a timer interrupt into a running
+#                               program faithfully (emu: an asynchronous stop of unicorn can
+#                               re-run instructions of the program): no preemption tick is armed;
+#                               tasks switch where they block or at a system call past their slice
 
 
 @struct

@@ -13,7 +13,7 @@ denied", 127 for "not found" and "command not found"), on stderr, with the reaso
 from __future__ import annotations
 
 from qkernel import qcall
-from qkernel.abi import ARGS_MAX, ARGS_PHYS, BOOT_STRACE, MODE_FLAT, BootParams
+from qkernel.abi import ARGS_MAX, ARGS_PHYS, BOOT_STRACE, CAP_NO_PROGRAM_TICK, MODE_FLAT, BootParams
 from qkernel.arch import gdt, idt, lapic, syscall, trap
 from qkernel.arch.frame import TrapFrame
 from qkernel.dialect import NULL, Final, addr_of, cast, i64, memcpy, ptr, u8, u32, u64
@@ -223,7 +223,7 @@ def run_program(bp: ptr[BootParams]) -> None:
         report(block, r, w)
     sys_exec.free_work(w)
     sys_exec.free_pages(b.buf, b.npages)
-    if lapic.init():               # the scheduler's tick: preempts a program that makes no system call
+    if bp.caps & CAP_NO_PROGRAM_TICK == 0 and lapic.init():   # the tick: preempts a program that makes no system call
         lapic.start_timer(trap.VEC_TIMER, u32(sched.TICK_NS))   # the APIC bus counts nanoseconds (KVM's 1 GHz)
     syscall.enter_user(first_frame.rip, first_frame.rsp)
 

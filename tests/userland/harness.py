@@ -94,9 +94,30 @@ class Manifest:
                 return c
         raise KeyError(name)
 
-    def missing(self, case: Case) -> list[str]:
-        """The features `case` needs that the kernel does not have yet."""
-        return sorted(set(case.needs) - self.kernel_features)
+    def missing(self, case: Case, platform: str | None = None) -> list[str]:
+        """The features `case` needs that the kernel does not have yet (or, on `platform`,
+        that the platform cannot give: platform_lacks)."""
+        lacks = platform_lacks(platform) if platform else set()
+        return sorted((set(case.needs) - self.kernel_features) | (set(case.needs) & lacks))
+
+
+def platform_lacks(platform: str) -> set[str]:
+    """Manifest features a platform cannot give, from its boot capabilities (qkernel/abi.py
+    CAP_*): "tick" under CAP_NO_PROGRAM_TICK (no preemption of a program that makes no system
+    call)."""
+    from qkernel.abi import CAP_NO_PROGRAM_TICK
+    if platform == "emu":
+        from qvisor.platform.emu import EmuPlatform
+        caps = EmuPlatform.boot_caps
+    elif platform == "pvm":
+        from qvisor.platform.pvm import PvmPlatform
+        caps = PvmPlatform.boot_caps
+    elif platform == "kvm":
+        from qvisor.platform.kvm import KvmPlatform
+        caps = KvmPlatform.boot_caps
+    else:
+        return set()
+    return {"tick"} if caps & CAP_NO_PROGRAM_TICK else set()
 
 
 def load_manifest(path: Path = MANIFEST) -> Manifest:
@@ -301,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                 sand = run_sandbox(case.path(v), case.args, case.env_dict(), case.stdin, opts.sandbox,
                                    kernel=opts.kernel)
                 sd = compare(native, sand)
-                missing = m.missing(case)
+                missing = m.missing(case, opts.sandbox)
                 line += "; sandbox " + ("agrees" if not sd else "differs")
                 if sd and missing:
                     line += f" (waits for {', '.join(missing)})"

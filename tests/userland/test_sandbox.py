@@ -55,7 +55,7 @@ def _params():
     out = []
     for platform in PLATFORMS:
         for case in MANIFEST.cases:
-            missing = MANIFEST.missing(case)
+            missing = MANIFEST.missing(case, platform)
             marks = [pytest.mark.xfail(reason=f"waits for kernel feature(s): {', '.join(missing)}", strict=False)] \
                 if missing else []
             for v in case.variants:
@@ -85,7 +85,7 @@ def test_sandbox_matches_native(userland_build, sandbox_kernel, case: harness.Ca
         pytest.skip(f"{path} is not installed here")
     native = _native(case, variant)
     # a case waiting for a kernel feature may block forever (pause() without timers): bound it
-    timeout = 20 if MANIFEST.missing(case) else 300
+    timeout = 20 if MANIFEST.missing(case, platform) else 300
     try:
         sandbox = harness.run_sandbox(path, case.args, case.env_dict(), case.stdin, platform,
                                       kernel=sandbox_kernel, timeout=timeout)

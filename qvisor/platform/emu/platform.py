@@ -14,6 +14,8 @@ from unicorn import (UC_ARCH_X86, UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INSN_INVAL
                      UC_PROT_ALL, Uc, UcError)
 from unicorn import x86_const as X
 
+from qkernel.abi import CAP_NO_PROGRAM_TICK
+
 from ...kvm import ioctls as K
 from ...kvm.exits import Exit, Hlt, InternalError, Interrupted, IoIn, IoOut, Mmio, Shutdown
 from ...memory import DEFAULT_SIZE, GuestMemory
@@ -65,7 +67,8 @@ def features_from_cpuid() -> CpuFeatures:
 
 class EmuPlatform(CpuDelivery, MsrSites):
     name = "emu"
-    boot_caps = 0       # qkernel.abi CAP_*: none (unicorn runs CPL 0 at full speed)
+    boot_caps = CAP_NO_PROGRAM_TICK   # qkernel.abi CAP_*: unicorn runs CPL 0 at full speed, but a
+    #                                   tick injected into a running program can re-run its instructions
     fault_around = 0
 
     #: how long an interrupt may wait for RFLAGS.IF=1 between two checks (seconds)

@@ -311,13 +311,9 @@ def set_capacity(f: ptr[File], size: u64) -> i64:
     return i64(ring)
 
 
-def reopen(t: ptr[Task], f0: ptr[File], flags: u64) -> ptr[File]:
-    """A new end of f0's pipe with `flags`' access mode (an open of /proc/PID/fd/N: for a pipe
-    Linux's fifo_open never waits and never gives ENXIO); NULL when out of files."""
-    pp = of(f0)
-    f = new_file(addr_of(PIPE_OPS), f0.inode, flags & (O_ACCMODE | O_NONBLOCK))
-    if f == NULL:
-        return NULL
+def add_end(pp: ptr[Pipe], f: ptr[File]) -> None:
+    """f becomes a reader and/or a writer of pp (by its access mode): counted, and whoever waits
+    on the pipe woken."""
     if reads(f):
         pp.readers += 1
         pp.r_counter += 1
@@ -327,7 +323,16 @@ def reopen(t: ptr[Task], f0: ptr[File], flags: u64) -> ptr[File]:
     f.priv2 = pp.w_counter
     sched.wake_all(addr_of(pp.rd_wq))
     sched.wake_all(addr_of(pp.wr_wq))
-    poll_wait.notify_inode(f0.inode, poll_wait.TOWARD_BOTH)
+    poll_wait.notify_inode(f.inode, poll_wait.TOWARD_BOTH)
+
+
+def reopen(t: ptr[Task], f0: ptr[File], flags: u64) -> ptr[File]:
+    """A new end of f0's pipe with `flags`' access mode (an open of /proc/PID/fd/N: for a pipe
+    Linux's fifo_open never waits and never gives ENXIO); NULL when out of files."""
+    f = new_file(addr_of(PIPE_OPS), f0.inode, flags & (O_ACCMODE | O_NONBLOCK))
+    if f == NULL:
+        return NULL
+    add_end(of(f0), f)
     return f
 
 
@@ -354,16 +359,7 @@ def fifo_open(t: ptr[Task], f: ptr[File]) -> i64:
             i.priv = 0
         f.ops = NULL
         return -ENXIO
-    if reads(f):
-        pp.readers += 1
-        pp.r_counter += 1
-    if writes(f):
-        pp.writers += 1
-        pp.w_counter += 1
-    f.priv2 = pp.w_counter
-    sched.wake_all(addr_of(pp.rd_wq))
-    sched.wake_all(addr_of(pp.wr_wq))
-    poll_wait.notify_inode(i, poll_wait.TOWARD_BOTH)
+    add_end(pp, f)
     if reads(f) and writes(f):
         return 0
     if reads(f) and f.flags & O_NONBLOCK == 0:

@@ -41,5 +41,7 @@ int main(void) {
     EXPECT_ERR(syscall(100000), ENOSYS, "syscall 100000");
     int *e1 = &errno;
     CHECK(e1 != NULL && *e1 == ENOSYS, "&errno stable and readable");
+    CHECK(syscall(SYS_arch_prctl, 0x1011 /* ARCH_GET_CPUID */, 0) == 1, "arch_prctl(ARCH_GET_CPUID) says cpuid runs");
+    CHECK(syscall(SYS_arch_prctl, 0x1012 /* ARCH_SET_CPUID */, 1) == 0, "arch_prctl(ARCH_SET_CPUID, 1) keeps it running");
     return ut_exit(0);
 }

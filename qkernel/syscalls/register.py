@@ -187,7 +187,8 @@ def register_all() -> None:
     register(n.SYS_getsid, p.sys_getsid, S, b"")
     register(n.SYS_set_tid_address, p.sys_set_tid_address, S, b"")
     register(n.SYS_set_robust_list, p.sys_set_robust_list, S, b"")
-    register(n.SYS_arch_prctl, p.sys_arch_prctl, P, b"ARCH_SET_FS and ARCH_GET_FS")
+    register(n.SYS_arch_prctl, p.sys_arch_prctl, P,
+             b"ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_CPUID; ARCH_SET_CPUID 0: ENODEV (no CPUID faulting)")
     register(n.SYS_prctl, p.sys_prctl, P, b"PR_SET_NAME and PR_GET_NAME")
     register(n.SYS_uname, p.sys_uname, S, b"")
     register(n.SYS_umask, p.sys_umask, S, b"")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from qkernel.arch import percpu
 from qkernel.dialect import NULL, addr_of, array, cast, i64, ptr, sizeof, u8, u64
-from qkernel.linux.errno import EFAULT, EINVAL, EPERM, ESRCH
-from qkernel.linux.utsname import (ARCH_GET_FS, ARCH_SET_FS, PR_GET_NAME, PR_SET_NAME,
+from qkernel.linux.errno import EFAULT, EINVAL, ENODEV, EPERM, ESRCH
+from qkernel.linux.utsname import (ARCH_GET_CPUID, ARCH_GET_FS, ARCH_SET_CPUID, ARCH_SET_FS, PR_GET_NAME, PR_SET_NAME,
                                    TASK_COMM_LEN, UTS_LEN, Utsname)
 from qkernel.mm.pagetable import USER_TOP
 from qkernel.mm.uaccess import copy_from_user, copy_to_user
@@ -58,6 +58,10 @@ def sys_arch_prctl(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     if code == ARCH_GET_FS:
         v = t.fs_base
         return copy_to_user(addr, cast(ptr[u8], addr_of(v)), 8)
+    if code == ARCH_GET_CPUID:
+        return 1                   # cpuid runs (no CPUID faulting is set)
+    if code == ARCH_SET_CPUID:
+        return 0 if addr != 0 else -ENODEV   # faulting cpuid needs CPUID faulting: not offered
     return -EINVAL
 
 

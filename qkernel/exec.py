@@ -139,19 +139,18 @@ def search_path(t: ptr[task.Task], w: ptr[sys_exec.ExecWork], name: ptr[u8], n: 
     return -EACCES if seen_noexec else -ENOENT
 
 
-def found_block(b: ptr[sys_exec.ArgBlock], w: ptr[sys_exec.ExecWork], block: ptr[u8], n: u64,
-                old_len: u64) -> i64:
-    """b: the boot block with its first string (the name) replaced by the path found, w.cur."""
-    r = sys_exec.new_block(b)
-    if r < 0:
-        return r
-    r = sys_exec.put_str(b, addr_of(w.cur[0]), stack.find_nul(addr_of(w.cur[0]), 4096))
-    rest = n - (old_len + 1)
-    if r < 0 or b.len + rest > b.cap:
+def found_block(b: ptr[sys_exec.ArgBlock], w: ptr[sys_exec.ExecWork], old_len: u64) -> i64:
+    """b (the boot block) with its first string, the name, replaced in place by the path found
+    (w.cur): the strings after it move by the difference. The new length of the first string,
+    or -E2BIG past the block's capacity."""
+    m = stack.find_nul(addr_of(w.cur[0]), 4096)
+    rest = b.len - (old_len + 1)
+    if m + 1 + rest > b.cap:
         return -E2BIG
-    memcpy(b.buf + b.len, block + old_len + 1, rest)
-    b.len += rest
-    return 0
+    vma.move_bytes(u64(b.buf) + m + 1, u64(b.buf) + old_len + 1, rest)
+    memcpy(b.buf, addr_of(w.cur[0]), m + 1)
+    b.len = m + 1 + rest
+    return i64(m)
 
 
 def run_program(bp: ptr[BootParams]) -> None:
@@ -200,6 +199,7 @@ def run_program(bp: ptr[BootParams]) -> None:
     b.buf = block                  # the boot block (npages 0: not exec's to free)
     b.len = bp.args_len
     b.cap = ARGS_MAX
+    name = block
     slash = False
     for k in range(path_len):
         if block[k] == 47:
@@ -210,9 +210,10 @@ def run_program(bp: ptr[BootParams]) -> None:
             fail(block, r, b"command not found", EXIT_NOT_FOUND)
         if r < 0:
             fail(block, r, errno_text(r), EXIT_CANNOT_EXECUTE)
-        r = found_block(addr_of(b), w, block, bp.args_len, path_len)
+        r = found_block(addr_of(b), w, path_len)
         if r < 0:
             fail(block, r, errno_text(r), EXIT_CANNOT_EXECUTE)
+        name = block + u64(r) + 1    # argv[0], the name as given: what the reports say
     b.argc = bp.argc
     b.envc = bp.envc
     t.frame = addr_of(first_frame)
@@ -220,9 +221,8 @@ def run_program(bp: ptr[BootParams]) -> None:
     namei.cwd(t, addr_of(here))    # a relative name is the working directory's, as execve's
     r = sys_exec.exec_file(t, w, addr_of(here), addr_of(b), True, NULL, False)
     if r < 0:
-        report(block, r, w)
+        report(name, r, w)
     sys_exec.free_work(w)
-    sys_exec.free_pages(b.buf, b.npages)
     if bp.caps & CAP_NO_PROGRAM_TICK == 0 and lapic.init():   # the tick: preempts a program that makes no system call
         lapic.start_timer(trap.VEC_TIMER, u32(sched.TICK_NS))   # the APIC bus counts nanoseconds (KVM's 1 GHz)
     syscall.enter_user(first_frame.rip, first_frame.rsp)

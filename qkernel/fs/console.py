@@ -74,8 +74,16 @@ def con_fstat(f: ptr[File], st: ptr[Stat]) -> i64:
     return qcall.stdio_fstat(f.priv, st)
 
 
+def con_reopen(t: ptr[Task], f0: ptr[File], flags: u64) -> ptr[File]:
+    """Another File on the same host stream (an open of /dev/stdin, /proc/self/fd/1, ...)."""
+    f = new_file(f0.ops, NULL, flags)
+    if f != NULL:
+        f.priv = f0.priv
+    return f
+
+
 CONSOLE_OPS: FileOps = FileOps(read=con_read, write=con_write, ioctl=con_ioctl, poll=con_poll,
-                               fstat=con_fstat)
+                               fstat=con_fstat, reopen=con_reopen)
 
 
 def open_stdio(fd: u64) -> ptr[File]:

@@ -64,6 +64,8 @@ class FileOps:
                                                                    # execve's reads; NULL: cannot run
     mmap: fn[[ptr[Task], ptr[File]], i64]                          # what mmap of f maps: MAP_PAGES,
                                                                    # MAP_CACHE or MAP_ZERO; NULL: -ENODEV
+    reopen: fn[[ptr[Task], ptr[File], u64], ptr[File]]             # (t, f, flags): a new open of f's
+    #    file through /proc/PID/fd/N (a pipe end, a console stream); NULL: the inode's (vfs.reopen)
 
 
 @struct

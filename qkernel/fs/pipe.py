@@ -209,10 +209,6 @@ def p_release(f: ptr[File]) -> None:
             f.inode.priv = 0         # a FIFO: its name stays, a new pipe at the next open
 
 
-PIPE_OPS: FileOps = FileOps(read=p_read, write=p_write, poll=p_poll, ioctl=p_ioctl,
-                            release=p_release)
-
-
 def create(flags: u64, ends: ptr[ptr[File]]) -> i64:
     """A new pipe: ends[0] the read end, ends[1] the write end (status flags from `flags`,
     O_NONBLOCK); 0 or -ENFILE / -ENOMEM."""
@@ -334,6 +330,10 @@ def reopen(t: ptr[Task], f0: ptr[File], flags: u64) -> ptr[File]:
         return NULL
     add_end(of(f0), f)
     return f
+
+
+PIPE_OPS: FileOps = FileOps(read=p_read, write=p_write, poll=p_poll, ioctl=p_ioctl,
+                            release=p_release, reopen=reopen)
 
 
 def fifo_open(t: ptr[Task], f: ptr[File]) -> i64:

@@ -16,13 +16,13 @@ from __future__ import annotations
 from qkernel.dialect import NULL, Final, addr_of, cast, i64, ptr, u8, u64
 from qkernel import qcall
 from qkernel.abi import HOST_MOUNT_RW
-from qkernel.fs import console, dcache, devfs, hostrw, lower, memfs, node, pagecache, pipe, procfs
+from qkernel.fs import dcache, devfs, hostrw, lower, memfs, node, pagecache, procfs
 from qkernel.fs.namei import LOOKUP_PARENT, Nameidata, Path, down, is_dir, lookup_one, path_inode, root, walk
 from qkernel.fs.node import (D_LOOKED, MNT_RDONLY, Dentry, File, FileOps, Inode, Mount, mount_pool, new_dentry,
                              fput, new_file)
 from qkernel.linux.errno import (EBUSY, EEXIST, EINVAL, EISDIR, ENFILE, ENOENT, ENOMEM, ENOTDIR,
                                  ENOTEMPTY, ENXIO, EPERM, EROFS, EXDEV)
-from qkernel.linux.fcntl import O_ACCMODE, O_RDONLY, O_TRUNC, PATH_MAX
+from qkernel.linux.fcntl import O_ACCMODE, O_RDONLY, PATH_MAX
 from qkernel.linux.stat import OVERLAYFS_SUPER_MAGIC, PROC_SUPER_MAGIC, S_IFMT, S_IFREG, TMPFS_MAGIC
 from qkernel.mm import kalloc
 from qkernel.task.task import Task
@@ -246,59 +246,49 @@ def is_dot(nd: ptr[Nameidata]) -> u64:
 
 
 def open_file(t: ptr[Task], p: ptr[Path], flags: u64) -> ptr[File]:
-    """A File on p's inode with its kind's FileOps (NULL: out of files)."""
-    i = p.d.inode
+    """A File on p's inode (path_inode: a File's own when p came from one) with its kind's
+    FileOps (NULL: out of files); p.d may be NULL (a file with no name: reopen's)."""
+    i = path_inode(p)
     f = new_file(i.fops if i.fops != NULL else addr_of(NO_OPS), i, flags)
     if f == NULL:
         return NULL
     f.dentry = p.d
     f.mnt = p.mnt
-    p.d.refs += 1
+    if p.d != NULL:
+        p.d.refs += 1
     return f
 
 
 def reopen(t: ptr[Task], f0: ptr[File], flags: u64, out: ptr[ptr[File]]) -> i64:
     """A new open of the file behind f0 with `flags`, for an open through /proc/PID/fd/N of a
-    file with no path: a pipe (a new end: Linux's fifo_open of a pipe, which never waits), the
-    console (another File on the same host stream), a regular file that was unlinked (its
-    inode again). 0 and the File in out[0], or -errno: -ENXIO for the anonymous kinds (eventfd,
-    epoll, ...), as Linux's anon_inode refuses it."""
-    if pipe.is_pipe(f0):
-        out[0] = pipe.reopen(t, f0, flags)
+    file with no path: its kind's FileOps.reopen (a pipe's new end: Linux's fifo_open of a pipe,
+    which never waits; another File on the console's stream), else, for a regular file that was
+    unlinked, its inode opened again. 0 and the File in out[0], or -errno: -ENXIO for the
+    anonymous kinds (eventfd, epoll, ...), as Linux's anon_inode refuses it."""
+    if f0.ops.reopen != NULL:
+        out[0] = f0.ops.reopen(t, f0, flags)
         return 0 if out[0] != NULL else -ENFILE
-    if f0.ops == addr_of(console.CONSOLE_OPS):
-        nf = new_file(f0.ops, NULL, flags)
-        if nf == NULL:
-            return -ENFILE
-        nf.priv = f0.priv
-        out[0] = nf
-        return 0
     i = f0.inode
-    if i != NULL and u64(i.st.st_mode) & S_IFMT == S_IFREG and i.fops != NULL:
-        if flags & O_TRUNC != 0 or flags & O_ACCMODE != O_RDONLY:
-            if f0.dentry != NULL:
-                p: Path = Path()
-                p.mnt = f0.mnt
-                p.d = f0.dentry
-                p.inode = i
-                r = prepare_write(t, addr_of(p))
-                if r < 0:
-                    return r
-        nf = new_file(i.fops, i, flags)
-        if nf == NULL:
-            return -ENFILE
-        if f0.dentry != NULL:
-            nf.dentry = f0.dentry
-            nf.mnt = f0.mnt
-            f0.dentry.refs += 1
-        if i.iops != NULL and i.iops.open != NULL:
-            r2 = i.iops.open(t, nf)
-            if r2 < 0:
-                fput(nf)
-                return r2
-        out[0] = nf
-        return 0
-    return -ENXIO
+    if i == NULL or u64(i.st.st_mode) & S_IFMT != S_IFREG or i.fops == NULL:
+        return -ENXIO
+    p: Path = Path()
+    p.mnt = f0.mnt
+    p.d = f0.dentry
+    p.inode = i
+    if flags & O_ACCMODE != O_RDONLY and p.d != NULL:
+        r = prepare_write(t, addr_of(p))
+        if r < 0:
+            return r
+    nf = open_file(t, addr_of(p), flags)
+    if nf == NULL:
+        return -ENFILE
+    if i.iops != NULL and i.iops.open != NULL:
+        r2 = i.iops.open(t, nf)
+        if r2 < 0:
+            fput(nf)
+            return r2
+    out[0] = nf
+    return 0
 
 
 def create(t: ptr[Task], nd: ptr[Nameidata], d: ptr[Dentry], mode: u64) -> i64:

@@ -41,11 +41,15 @@ def take_buffer(t: ptr[Task]) -> u64:
     return phys
 
 
-def give_buffer(t: ptr[Task], phys: u64) -> None:
+def give_buffer(t: ptr[Task], phys: u64, done: u64, err: i64) -> i64:
+    """Frees the transfer buffer; the call's result: the bytes moved, or err when none moved."""
     t.kio_base = 0
     t.kio_len = 0
     for k in range(XFER_PAGES):
         frames.free(phys + u64(k) * PAGE_SIZE)
+    if done > 0:
+        return i64(done)
+    return err
 
 
 def at_most(a: u64, b: u64) -> u64:
@@ -76,68 +80,19 @@ def splice_from_pipe(t: ptr[Task], fin: ptr[File], fout: ptr[File], dpos: ptr[u6
                 err = room
                 break
             chunk = at_most(chunk, u64(room))
-        w: i64 = 0
-        if in_place:
-            got = pipe.peek(fin, cast(ptr[u8], buf), chunk, 0)
-            w = dst_write(t, fout, buf, got, dpos)
-            if w > 0:
-                pipe.consume(fin, u64(w))
-        else:
-            got = pipe.peek(fin, cast(ptr[u8], buf), chunk, 0)
-            pipe.consume(fin, got)
-            w = dst_write(t, fout, buf, got, dpos)
+        got = pipe.peek(fin, cast(ptr[u8], buf), chunk, 0)
+        if not in_place:
+            pipe.consume(fin, got)       # out of the pipe before a write that may sleep
+        w = fout.ops.write(t, fout, buf, got, dpos)
+        if w > 0 and in_place:
+            pipe.consume(fin, u64(w))
         if w < 0:
             err = w
             break
         done += u64(w)
         if u64(w) < chunk:
             break
-    give_buffer(t, phys)
-    if done > 0:
-        return i64(done)
-    return err
-
-
-def dst_write(t: ptr[Task], f: ptr[File], buf: u64, n: u64, pos: ptr[u64]) -> i64:
-    return f.ops.write(t, f, buf, n, pos)
-
-
-def splice_to_pipe(t: ptr[Task], fin: ptr[File], spos: ptr[u64], fout: ptr[File], count: u64,
-                   nonblock: bool) -> i64:
-    """splice from fin (at spos[0]) into pipe fout: at most the room it has, waiting for room
-    only while nothing moved; 0 at fin's end."""
-    phys = take_buffer(t)
-    if phys == 0:
-        return -ENOMEM
-    buf = va(phys)
-    done: u64 = 0
-    err: i64 = 0
-    unused: u64 = 0
-    while done < count:
-        room = pipe.wait_room(t, fout, nonblock or done > 0)
-        if room < 0:
-            err = room
-            break
-        chunk = at_most(at_most(count - done, u64(room)), XFER_CHUNK)
-        r = fin.ops.read(t, fin, buf, chunk, spos)
-        if r <= 0:
-            err = r
-            break
-        w = fout.ops.write(t, fout, buf, u64(r), addr_of(unused))
-        if w < 0:
-            spos[0] -= u64(r)
-            err = w
-            break
-        done += u64(w)
-        if u64(w) < u64(r):
-            spos[0] -= u64(r) - u64(w)
-            break
-        if u64(r) < chunk:
-            break
-    give_buffer(t, phys)
-    if done > 0:
-        return i64(done)
-    return err
+    return give_buffer(t, phys, done, err)
 
 
 def tee(t: ptr[Task], fin: ptr[File], fout: ptr[File], count: u64, nonblock: bool) -> i64:
@@ -168,10 +123,15 @@ def tee(t: ptr[Task], fin: ptr[File], fout: ptr[File], count: u64, nonblock: boo
         done += u64(w)
         if u64(w) < got:
             break
-    give_buffer(t, phys)
-    if done > 0:
-        return i64(done)
-    return err
+    return give_buffer(t, phys, done, err)
+
+
+def splice_to_pipe(t: ptr[Task], fin: ptr[File], spos: ptr[u64], fout: ptr[File], count: u64,
+                   nonblock: bool) -> i64:
+    """splice from fin (at spos[0]) into pipe fout: at most the room it has, waiting for room
+    only while nothing moved; 0 at fin's end."""
+    unused: u64 = 0
+    return copy(t, fin, spos, fout, addr_of(unused), count, True, nonblock)
 
 
 def transfer(t: ptr[Task], src: ptr[File], spos: ptr[u64], dst: ptr[File], dpos: ptr[u64],
@@ -179,6 +139,13 @@ def transfer(t: ptr[Task], src: ptr[File], spos: ptr[u64], dst: ptr[File], dpos:
     """Up to `count` bytes from src at spos[0] to dst at dpos[0] (both advanced by what moved):
     the bytes moved, or -errno when nothing moved. Stops at the source's end, a short write
     (a full pipe with O_NONBLOCK, a signal) or an error after some data."""
+    return copy(t, src, spos, dst, dpos, count, False, False)
+
+
+def copy(t: ptr[Task], src: ptr[File], spos: ptr[u64], dst: ptr[File], dpos: ptr[u64], count: u64,
+         to_pipe: bool, nonblock: bool) -> i64:
+    """transfer's loop; with to_pipe (dst a pipe), each round reads no more than the room dst
+    has, waiting for room only while nothing moved."""
     phys = take_buffer(t)
     if phys == 0:
         return -ENOMEM
@@ -186,9 +153,13 @@ def transfer(t: ptr[Task], src: ptr[File], spos: ptr[u64], dst: ptr[File], dpos:
     done: u64 = 0
     err: i64 = 0
     while done < count:
-        chunk = count - done
-        if chunk > XFER_CHUNK:
-            chunk = XFER_CHUNK
+        chunk = at_most(count - done, XFER_CHUNK)
+        if to_pipe:
+            room = pipe.wait_room(t, dst, nonblock or done > 0)
+            if room < 0:
+                err = room
+                break
+            chunk = at_most(chunk, u64(room))
         r = src.ops.read(t, src, buf, chunk, spos)
         if r <= 0:
             err = r
@@ -204,7 +175,4 @@ def transfer(t: ptr[Task], src: ptr[File], spos: ptr[u64], dst: ptr[File], dpos:
             break
         if u64(r) < chunk:
             break
-    give_buffer(t, phys)
-    if done > 0:
-        return i64(done)
-    return err
+    return give_buffer(t, phys, done, err)

@@ -23,6 +23,7 @@ from qkernel.syscalls import sys_signal, table
 from qkernel.syscalls.sys_wait import exit_process
 from qkernel.syscalls.table import STATUS_SUPPORTED, SyscallArgs
 from qkernel.task import cputime, sched, signals, task, timers
+from qkernel.task.task import Task
 
 VEC_PF: Final = 14
 PF_WRITE: Final = 2
@@ -96,7 +97,14 @@ def syscall_trap(frame: ptr[TrapFrame]) -> None:
     else:
         frame.rax = u64(result)
         result = 0
-    sched.preempt_point()  # the return to user mode: where a slice that ran out switches
+    return_to_user(t, frame, result)
+
+
+def return_to_user(t: ptr[Task], frame: ptr[TrapFrame], result: i64) -> None:
+    """The way back to the program after a system call (result: a restart the signal delivery
+    may turn into EINTR) or a tick: where a slice that ran out switches, then the interval
+    timer and the signals due."""
+    sched.preempt_point()
     if t.process.itimer_deadline != 0:
         timers.check(t)
     if signals.has_work(t):
@@ -105,19 +113,13 @@ def syscall_trap(frame: ptr[TrapFrame]) -> None:
 
 
 def user_tick(frame: ptr[TrapFrame]) -> None:
-    """A timer tick that interrupted the program: the scheduler's tick, a switch when the slice
-    is used up and another task waits (a program that never makes a system call is preempted
-    here), then the signals due, as at a system call's return."""
+    """A timer tick that interrupted the program: the scheduler's tick, then the way back as
+    after a system call (a program that never makes one is preempted here)."""
     t = task.current
     cputime.enter(t)
     t.frame = frame
     sched.tick()
-    sched.preempt_point()
-    if t.process.itimer_deadline != 0:
-        timers.check(t)
-    if signals.has_work(t):
-        sys_signal.deliver(t, frame, 0)
-    cputime.leave(t)
+    return_to_user(t, frame, 0)
 
 
 def user_fault(frame: ptr[TrapFrame], vector: u64) -> None:

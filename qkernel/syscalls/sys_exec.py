@@ -22,6 +22,7 @@ from __future__ import annotations
 from qkernel import qcall
 from qkernel.abi import ARGS_MAX, PAGE_SIZE
 from qkernel.arch import fpu, percpu, priv
+from qkernel.lib import fmt
 from qkernel.dialect import NULL, Final, addr_of, array, cast, i32, i64, memcpy, memset, ptr, sizeof, struct, u8, u64
 from qkernel.fs import fdtable, namei, node, vfs
 from qkernel.fs.node import File
@@ -639,22 +640,11 @@ def exec_name(w: ptr[ExecWork], fd: u64, by_fd: bool, n: u64) -> i64:
     if not by_fd:
         memcpy(addr_of(w.fname[0]), addr_of(w.cur[0]), n + 1)
         return i64(n)
-    prefix = b"/dev/fd/"
-    k: u64 = 8
-    memcpy(addr_of(w.fname[0]), prefix, k)
-    digits: array[u8, 24] = array[u8, 24]()
-    nd: u64 = 0
-    v = fd
-    while True:
-        digits[nd] = u8(ord(b"0") + v % 10)
-        nd += 1
-        v = v // 10
-        if v == 0:
-            break
-    while nd > 0:
-        nd -= 1
-        w.fname[k] = digits[nd]
-        k += 1
+    ln: fmt.Line = fmt.Line()
+    fmt.put_str(addr_of(ln), b"/dev/fd/")
+    fmt.put_dec(addr_of(ln), fd)
+    k = ln.len
+    memcpy(addr_of(w.fname[0]), addr_of(ln.data[0]), k)
     if n > 0:
         if k + 1 + n >= 4096:
             return -ENAMETOOLONG

@@ -222,6 +222,17 @@ def read_offset(uptr: u64, out: ptr[u64]) -> i64:
     return copy_from_user(cast(ptr[u8], out), uptr, 8)
 
 
+def put_offset(uptr: u64, pos: u64, f: ptr[File]) -> i64:
+    """The position a transfer reached: back to the user's offset pointer when it gave one,
+    else f's own offset. 0 or -EFAULT."""
+    if uptr == 0:
+        f.pos = pos
+        return 0
+    if copy_to_user(uptr, cast(ptr[u8], addr_of(pos)), 8) != 0:
+        return -EFAULT
+    return 0
+
+
 def sys_sendfile(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     """sendfile(out_fd, in_fd, offset, count): in_fd a file with data to read (not a pipe or
     directory: -EINVAL; with an offset pointer it must have offsets: -ESPIPE), out_fd anything
@@ -258,12 +269,8 @@ def sys_sendfile(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     r: i64 = 0
     if count > 0:
         r = xfer.transfer(t, fin, addr_of(pos), fout, addr_of(fout.pos), count)
-    if r >= 0:
-        if a.a2 != 0:
-            if copy_to_user(a.a2, cast(ptr[u8], addr_of(pos)), 8) != 0:
-                return -EFAULT
-        else:
-            fin.pos = pos
+    if r >= 0 and put_offset(a.a2, pos, fin) != 0:
+        return -EFAULT
     return r
 
 
@@ -310,17 +317,8 @@ def sys_copy_file_range(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
     if count == 0:
         return 0
     r = xfer.transfer(t, fin, addr_of(pin), fout, addr_of(pout), count)
-    if r > 0:
-        if a.a1 != 0:
-            if copy_to_user(a.a1, cast(ptr[u8], addr_of(pin)), 8) != 0:
-                return -EFAULT
-        else:
-            fin.pos = pin
-        if a.a3 != 0:
-            if copy_to_user(a.a3, cast(ptr[u8], addr_of(pout)), 8) != 0:
-                return -EFAULT
-        else:
-            fout.pos = pout
+    if r > 0 and (put_offset(a.a1, pin, fin) != 0 or put_offset(a.a3, pout, fout) != 0):
+        return -EFAULT
     return r
 
 
@@ -379,12 +377,8 @@ def sys_splice(t: ptr[Task], a: ptr[SyscallArgs]) -> i64:
         r = xfer.splice_from_pipe(t, fin, fout, addr_of(pos), count, nonblock or fin.flags & O_NONBLOCK != 0)
     else:
         r = xfer.splice_to_pipe(t, fin, addr_of(pos), fout, count, nonblock or fout.flags & O_NONBLOCK != 0)
-    if r > 0:
-        if off_ptr != 0:
-            if copy_to_user(off_ptr, cast(ptr[u8], addr_of(pos)), 8) != 0:
-                return -EFAULT
-        else:
-            other.pos = pos
+    if r > 0 and put_offset(off_ptr, pos, other) != 0:
+        return -EFAULT
     return r
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from qkernel import qcall
 from qkernel.arch.cpu import rdtsc
-from qkernel.dialect import NULL, Final, asm, i64, u64
+from qkernel.dialect import NULL, Final, addr_of, asm, i64, ptr, u64
 from qkernel.mm import vdso
 
 SHIFT: Final = 32
@@ -74,16 +74,24 @@ def publish() -> None:
     p.seq += 1
 
 
+def host_sample(mono: ptr[u64], real: ptr[u64]) -> u64:
+    """The host's monotonic and realtime clocks now, and the TSC at the middle of the
+    monotonic reading (its qcall's latency halved)."""
+    t0 = rdtsc()
+    mono[0] = u64(qcall.clock_ns(1))
+    t1 = rdtsc()
+    real[0] = u64(qcall.clock_ns(0))
+    return t0 + (t1 - t0) // 2
+
+
 def init(tsc_khz: u64) -> None:
     """The TSC clock anchored on the host's clocks now (nothing when tsc_khz is 0 or absurd)."""
     global tsc_ok, calib_tsc, calib_ns, last_sync, sync_cycles, tsc_base, mono_base, mult, real_offset
     if tsc_khz < 1000 or tsc_khz > 100_000_000:       # 1 MHz .. 100 GHz
         return
-    t0 = rdtsc()
-    h = u64(qcall.clock_ns(1))
-    t1 = rdtsc()
-    r = u64(qcall.clock_ns(0))
-    t = t0 + (t1 - t0) // 2
+    h: u64 = 0
+    r: u64 = 0
+    t = host_sample(addr_of(h), addr_of(r))
     mult = (1_000_000 << SHIFT) // tsc_khz
     sync_cycles = tsc_khz * (SYNC_NS // 1_000_000)
     calib_tsc = t
@@ -96,14 +104,12 @@ def init(tsc_khz: u64) -> None:
     publish()
 
 
-def sync(now_tsc: u64) -> None:
+def sync() -> None:
     """Re-anchors on the host (see the module's text)."""
     global last_sync, tsc_base, mono_base, mult, real_offset
-    t0 = rdtsc()
-    h = u64(qcall.clock_ns(1))
-    t1 = rdtsc()
-    r = u64(qcall.clock_ns(0))
-    t = t0 + (t1 - t0) // 2
+    h: u64 = 0
+    r: u64 = 0
+    t = host_sample(addr_of(h), addr_of(r))
     if t <= calib_tsc or h <= calib_ns:
         return
     v = at(t)
@@ -138,7 +144,7 @@ def mono_ns() -> u64:
         return u64(qcall.clock_ns(1))
     t = rdtsc()
     if t - last_sync >= sync_cycles:
-        sync(t)
+        sync()
         t = rdtsc()
     return at(t)
 

@@ -123,14 +123,15 @@ def schedule() -> None:
     nxt = dequeue_head()
     if nxt == NULL:
         nxt = idle
-    slice_start = rdtsc()
+    now = rdtsc()
+    slice_start = now
     if nxt == prev:
         return
     nxt.ticks_left = SLICE_TICKS
     switches += 1
     if prev != idle:               # its kernel time so far (the idle task's counts for no one)
         task.charge(prev, False)
-    nxt.acct_stamp = rdtsc()       # nxt's clock starts now
+    nxt.acct_stamp = now           # nxt's clock starts now
     fpu.fxsave(task.fpu_area(prev))
     fpu.fxrstor(task.fpu_area(nxt))
     task.switch_in(nxt)
